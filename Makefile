@@ -1,0 +1,52 @@
+# kk: single-packet port knocking. `make demo` and `make test` are the two
+# commands a newcomer needs; both install what they use (run them as root).
+
+export PATH := $(PATH):/usr/local/go/bin:$(shell go env GOPATH 2>/dev/null)/bin
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BIN     := bin
+BINARIES := $(BIN)/kk-monitor $(BIN)/kk-firewall $(BIN)/kk-client
+GOFILES := $(shell find . -name '*.go' -not -path './.git/*')
+
+.PHONY: all build deps test unit lint bench demo protos check-protos lab-test clean
+
+all: build
+
+deps:
+	bash lab/deps.sh
+
+build: $(BINARIES)
+
+$(BIN)/%: $(GOFILES) go.mod go.sum
+	go build -o $@ ./cmd/$*
+
+lint:
+	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	go vet ./...
+	staticcheck ./...
+
+unit:
+	go test -count=1 -timeout 20m ./...
+
+test: deps build lint check-protos unit lab-test
+
+bench: deps build
+	go test -run '^$$' -bench . -benchmem ./...
+
+demo: deps build
+	bash lab/lab.sh demo
+
+protos:
+	protoc --go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative \
+		proto/knockknock/firewall/v1/firewall.proto
+
+check-protos: protos
+	@git diff --exit-code -- proto/ || (echo "generated protobuf code is stale: run make protos and commit" && exit 1)
+
+lab-test:
+	bash lab/lab.sh test
+
+clean:
+	rm -rf $(BIN)

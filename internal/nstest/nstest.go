@@ -1,0 +1,85 @@
+// Package nstest gives root-only tests a fresh network namespace, so they
+// exercise real iptables, veth links and sockets without touching the host's
+// own rules.
+//
+// Outside CI a test that is not run as root is skipped with a loud message.
+// Under CI (CI=true) it fails instead, because CI runs as root and a skip
+// there would hide a missing proof.
+package nstest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// RequireRoot stops t unless the process runs as uid 0.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("ROOT TEST NOT RUN: CI=true but not running as root; CI must run the root tests")
+	}
+	t.Skip("SKIPPED ROOT TEST: needs root for network namespaces and iptables; run `make test` as root")
+}
+
+// A NS is a network namespace created for one test and deleted by its cleanup.
+type NS struct {
+	Name string
+}
+
+// New creates a namespace whose name starts with "kk" and prefix, brings up
+// its loopback and registers its deletion with t.Cleanup.
+func New(t testing.TB, prefix string) *NS {
+	t.Helper()
+	RequireRoot(t)
+	b := make([]byte, 3)
+	rand.Read(b)
+	ns := &NS{Name: "kk" + prefix + hex.EncodeToString(b)}
+	mustRun(t, "ip", "netns", "add", ns.Name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns.Name).Run() })
+	ns.Run(t, "ip", "link", "set", "lo", "up")
+	return ns
+}
+
+// Command returns a command that runs args inside the namespace.
+func (ns *NS) Command(ctx context.Context, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns.Name}, args...)...)
+}
+
+// Run runs args inside the namespace within 30 s and returns the combined
+// output. It fails the test if the command fails.
+func (ns *NS) Run(t testing.TB, args ...string) string {
+	t.Helper()
+	return mustRun(t, append([]string{"ip", "netns", "exec", ns.Name}, args...)...)
+}
+
+// Link joins a and b with a veth pair and gives each end an address in CIDR
+// form, such as "10.77.0.1/24".
+func Link(t testing.TB, a *NS, aAddr string, b *NS, bAddr string) {
+	t.Helper()
+	ea, eb := "v"+a.Name[len(a.Name)-6:]+"a", "v"+b.Name[len(b.Name)-6:]+"b"
+	mustRun(t, "ip", "link", "add", ea, "netns", a.Name, "type", "veth", "peer", "name", eb, "netns", b.Name)
+	a.Run(t, "ip", "addr", "add", aAddr, "dev", ea)
+	a.Run(t, "ip", "link", "set", ea, "up")
+	b.Run(t, "ip", "addr", "add", bAddr, "dev", eb)
+	b.Run(t, "ip", "link", "set", eb, "up")
+}
+
+func mustRun(t testing.TB, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
