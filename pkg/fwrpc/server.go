@@ -1,0 +1,140 @@
+// Package fwrpc carries the firewall.Manager contract over gRPC: a service
+// that wraps any Manager (kk-firewall serves it on a unix socket) and a
+// Client that implements Manager by calling it (kk-monitor uses it).
+//
+// Errors cross the wire as gRPC status codes, converted only here, so that
+// errors.Is(err, firewall.ErrInvalid) and the other sentinels work for
+// callers of Client.
+package fwrpc
+
+import (
+	"context"
+	"log/slog"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/kk-project/kk/pkg/firewall"
+	"github.com/kk-project/kk/pkg/peercred"
+	fwpb "github.com/kk-project/kk/proto/knockknock/firewall/v1"
+)
+
+// A ServerOption configures NewServer.
+type ServerOption func(*serverConfig)
+
+type serverConfig struct {
+	uids     []uint32
+	log      *slog.Logger
+	activity func()
+}
+
+// AllowUIDs lets these uids call the server, besides uid 0 which is always
+// allowed.
+func AllowUIDs(uids ...uint32) ServerOption {
+	return func(c *serverConfig) { c.uids = append(c.uids, uids...) }
+}
+
+// WithLogger sets the logger for audit and refusal lines; the default is
+// slog.Default().
+func WithLogger(l *slog.Logger) ServerOption {
+	return func(c *serverConfig) { c.log = l }
+}
+
+// OnActivity sets a function called at the start and end of every RPC,
+// allowed or not; kk-firewall uses it to measure idleness. It must be safe
+// for concurrent use.
+func OnActivity(f func()) ServerOption {
+	return func(c *serverConfig) { c.activity = f }
+}
+
+// NewServer returns a gRPC server offering the knockknock.firewall.v1
+// Firewall service backed by m, the grpc.health.v1 Health service and
+// server reflection. Every connection's peer is identified with SO_PEERCRED
+// and only uid 0 and the AllowUIDs users may call anything. Serve it on a
+// unix socket listener.
+func NewServer(m firewall.Manager, opts ...ServerOption) *grpc.Server {
+	cfg := serverConfig{log: slog.Default(), activity: func() {}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	allow := peercred.NewAllowlist(cfg.log, cfg.uids...)
+	s := grpc.NewServer(
+		grpc.Creds(peercred.TransportCredentials()),
+		grpc.ChainUnaryInterceptor(activityUnary(cfg.activity), allow.UnaryInterceptor()),
+		grpc.ChainStreamInterceptor(activityStream(cfg.activity), allow.StreamInterceptor()),
+	)
+	fwpb.RegisterFirewallServer(s, &service{m: m, log: cfg.log})
+	hs := health.NewServer()
+	hs.SetServingStatus(fwpb.Firewall_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(s, hs)
+	reflection.Register(s)
+	return s
+}
+
+func activityUnary(f func()) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		f()
+		defer f()
+		return h(ctx, req)
+	}
+}
+
+func activityStream(f func()) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		f()
+		defer f()
+		return h(srv, ss)
+	}
+}
+
+// service adapts a firewall.Manager to the generated FirewallServer.
+type service struct {
+	fwpb.UnimplementedFirewallServer
+	m   firewall.Manager
+	log *slog.Logger
+}
+
+func (s *service) Open(ctx context.Context, r *fwpb.OpenRequest) (*fwpb.OpenResponse, error) {
+	caller, _ := peercred.FromContext(ctx)
+	req, err := requestFromProto(r)
+	if err == nil {
+		var o firewall.Opening
+		if o, err = s.m.Open(ctx, req); err == nil {
+			s.log.Info("opened", "ip", o.IP, "port", o.Port, "deadline", o.Deadline, "profile", o.Profile, "caller", caller)
+			return &fwpb.OpenResponse{Opening: openingToProto(o)}, nil
+		}
+	}
+	s.log.Warn("open refused", "ip", r.GetSourceIp(), "port", r.GetPort(), "duration_seconds", r.GetDurationSeconds(), "profile", r.GetProfile(), "caller", caller, "err", err)
+	return nil, toStatus(err)
+}
+
+func (s *service) List(ctx context.Context, _ *fwpb.ListRequest) (*fwpb.ListResponse, error) {
+	os, err := s.m.List(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &fwpb.ListResponse{Openings: make([]*fwpb.Opening, 0, len(os))}
+	for _, o := range os {
+		resp.Openings = append(resp.Openings, openingToProto(o))
+	}
+	return resp, nil
+}
+
+func (s *service) Revoke(ctx context.Context, r *fwpb.RevokeRequest) (*fwpb.RevokeResponse, error) {
+	caller, _ := peercred.FromContext(ctx)
+	ip, err := parseIP(r.GetSourceIp())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	port, err := parsePort(r.GetPort())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if err := s.m.Revoke(ctx, ip, port); err != nil {
+		return nil, toStatus(err)
+	}
+	s.log.Info("revoked", "ip", ip, "port", port, "caller", caller)
+	return &fwpb.RevokeResponse{}, nil
+}
