@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# check.sh: proves the shipped systemd units are valid and hardened, without a
+# running systemd. It installs the units and the built binaries into a
+# temporary root (with a copy of the system's own units for targets such as
+# sysinit.target), then runs
+#   systemd-analyze verify --root=ROOT          (must print nothing)
+#   systemd-analyze security --offline=true     (exposure thresholds below)
+# Usage: systemd/check.sh [BINDIR]   (BINDIR defaults to ./bin; run make build first)
+# Prints one PASS/FAIL line per check and exits non-zero if any failed.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+bindir=${1:-$here/../bin}
+declare -A max_exposure=([kk-monitor.service]=1.5 [kk-firewall.service]=3.0)
+failed=0
+
+pass() { printf 'PASS  %s\n' "$*"; }
+fail() { printf 'FAIL  %s\n' "$*"; failed=1; }
+
+command -v systemd-analyze >/dev/null || { fail "systemd-analyze not found: apt-get install systemd"; exit 1; }
+for b in kk-firewall kk-monitor; do
+	[ -x "$bindir/$b" ] || { fail "$bindir/$b missing: run make build"; exit 1; }
+done
+
+root=$(mktemp -d /tmp/kk-systemd-check.XXXXXX)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root/usr/local/bin" "$root/etc/systemd/system" "$root/usr/lib/systemd" "$root/usr/bin"
+cp -a /usr/lib/systemd/system "$root/usr/lib/systemd/"
+cp /bin/kill "$root/usr/bin/kill"
+ln -s usr/bin "$root/bin"
+install -m 0755 "$bindir/kk-firewall" "$bindir/kk-monitor" "$root/usr/local/bin/"
+install -m 0644 "$here"/kk-firewall.socket "$here"/kk-firewall.service "$here"/kk-monitor.service \
+	"$root/etc/systemd/system/"
+units=(kk-firewall.socket kk-firewall.service kk-monitor.service)
+
+# verify prints nothing for clean units; any output is a finding.
+out=$(cd "$root/etc/systemd/system" && timeout 60 systemd-analyze verify --root="$root" "${units[@]}" 2>&1) && rc=0 || rc=$?
+if [ "$rc" -eq 0 ] && [ -z "$out" ]; then
+	pass "systemd-analyze verify: ${units[*]} clean"
+else
+	fail "systemd-analyze verify (exit $rc):"$'\n'"$out"
+fi
+
+for unit in "${!max_exposure[@]}"; do
+	out=$(cd "$root/etc/systemd/system" &&
+		timeout 60 systemd-analyze security --offline=true --root="$root" --no-pager "$unit" 2>&1) || true
+	exposure=$(sed -n "s/.*Overall exposure level for $unit: \([0-9.]*\).*/\1/p" <<<"$out")
+	limit=${max_exposure[$unit]}
+	if [ -z "$exposure" ]; then
+		fail "systemd-analyze security $unit: no exposure figure:"$'\n'"$out"
+	elif awk -v e="$exposure" -v l="$limit" 'BEGIN { exit !(e <= l) }'; then
+		pass "systemd-analyze security $unit: exposure $exposure (limit $limit)"
+	else
+		fail "systemd-analyze security $unit: exposure $exposure is over $limit"$'\n'"$(grep '✗' <<<"$out")"
+	fi
+done
+exit "$failed"
