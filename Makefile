@@ -9,7 +9,7 @@ BIN     := bin
 BINARIES := $(BIN)/kk-monitor $(BIN)/kk-firewall $(BIN)/kk-client
 GOFILES := $(shell find . -name '*.go' -not -path './.git/*')
 
-.PHONY: all build deps test unit lint bench demo protos check-protos lab-test clean
+.PHONY: all build deps test unit lint bench demo protos check-protos lab-test clean install uninstall
 
 all: build
 
@@ -33,6 +33,7 @@ test: deps build lint check-protos unit lab-test
 
 bench: deps build
 	go test -run '^$$' -bench . -benchmem ./...
+	bash lab/lab.sh bench
 
 demo: deps build
 	bash lab/lab.sh demo
@@ -47,6 +48,14 @@ check-protos: protos
 
 lab-test:
 	bash lab/lab.sh test
+
+# DESTDIR stages a package; PREFIX defaults to /usr/local. /etc/knockknock.d is
+# never removed: it holds the keys.
+install: build
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" bash systemd/install.sh install $(BIN)
+
+uninstall:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" bash systemd/install.sh uninstall $(BIN)
 
 clean:
 	rm -rf $(BIN)
