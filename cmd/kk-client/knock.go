@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/kk-project/kk/pkg/syn"
+)
+
+const knockUsage = `usage: kk-client -p <portToOpen> -s <host> [-d <profileDir>]
+       kk-client proxy [--wait 250ms] [--attempts 3] [--dial-timeout 10s] [--dir ~/.knockknock] <listenPort>
+`
+
+// knockTimeout bounds name resolution and the send.
+const knockTimeout = 30 * time.Second
+
+// runKnock parses the knock command line and sends one knock.
+func runKnock(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("kk-client", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	port := fs.Int("p", 0, "port to open on the server, 1-65535")
+	host := fs.String("s", "", "the server's host name or IPv4 address")
+	dir := fs.String("d", "", "profile directory (default ~/.knockknock/<host>/)")
+	if err := parseKnockFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	if *port < 1 || *port > 65535 {
+		return usage("-p %d: %v", *port, syn.ErrPort)
+	}
+	profileDir, err := defaultProfileDir(*dir, *host)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, knockTimeout)
+	defer cancel()
+	if err := (&syn.Knocker{}).Knock(ctx, *host, profileDir, uint16(*port)); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "Knock sent.")
+	return nil
+}
+
+func parseKnockFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, knockUsage)
+		return err
+	case err != nil:
+		return usage("%v", err)
+	case fs.NArg() > 0:
+		return usage("unexpected argument %q", fs.Arg(0))
+	case !isSet(fs, "s"):
+		return usage("-s <host> is required")
+	case !isSet(fs, "p"):
+		return usage("-p <portToOpen> is required")
+	}
+	return nil
+}
+
+// defaultProfileDir returns dir, or ~/.knockknock/<host> when dir is empty.
+func defaultProfileDir(dir, host string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the default profile ~/.knockknock/%s: %w; set HOME or give the profile with -d", host, err)
+	}
+	return filepath.Join(home, ".knockknock", host), nil
+}
+
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func usage(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...), usage: knockUsage}
+}

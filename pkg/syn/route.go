@@ -1,0 +1,59 @@
+package syn
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// portRangeFile holds the kernel's ephemeral port range.
+const portRangeFile = "/proc/sys/net/ipv4/ip_local_port_range"
+
+// Linux's default ephemeral range, used when portRangeFile is unreadable.
+const (
+	defaultPortLow  = 32768
+	defaultPortHigh = 60999
+)
+
+// SourceFor returns the address the kernel would send from to reach dst. It
+// connects a UDP socket, which consults the routing table but sends nothing.
+func SourceFor(dst netip.Addr) (netip.Addr, error) {
+	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("finding the source address for %s: %w", dst, err)
+	}
+	defer c.Close()
+	src := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+	if !src.Is4() {
+		return netip.Addr{}, fmt.Errorf("finding the source address for %s: got non-IPv4 %s", dst, src)
+	}
+	return src, nil
+}
+
+// EphemeralPort returns a random port from the kernel's ephemeral range, so
+// the knock looks like an ordinary outgoing connection attempt.
+func EphemeralPort() uint16 {
+	lo, hi := portRange()
+	return uint16(lo + rand.IntN(hi-lo+1))
+}
+
+func portRange() (lo, hi int) {
+	b, err := os.ReadFile(portRangeFile)
+	if err != nil {
+		return defaultPortLow, defaultPortHigh
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return defaultPortLow, defaultPortHigh
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || lo < 1 || hi > 65535 || lo > hi {
+		return defaultPortLow, defaultPortHigh
+	}
+	return lo, hi
+}
