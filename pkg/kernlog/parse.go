@@ -1,0 +1,184 @@
+// Package kernlog finds knock packets in the kernel log.
+//
+// A knock is a TCP SYN that the firewall rejected and logged with the
+// netfilter LOG target. The package parses such lines strictly, as they
+// appear in a syslog file (traditional "Nov 26 11:00:00 host kernel: ..." or
+// RFC 3339 "2026-11-26T11:00:00.123456+00:00 host kernel: ...") or in the
+// journal, and it follows a log file across rotation or the journal through a
+// journalctl child process.
+//
+// Parsing never allocates, so a busy log costs little: lines that are not
+// knocks are refused after a few byte comparisons.
+package kernlog
+
+import (
+	"bytes"
+	"net/netip"
+)
+
+// A Packet holds what a knock line carries: the sender, the destination port
+// and the four header fields that hold the knock's ciphertext.
+type Packet struct {
+	Src     netip.Addr
+	DstPort uint16
+	ID      uint16
+	Seq     uint32
+	Ack     uint32
+	Window  uint16
+}
+
+// A Verdict says whether a line is a knock candidate and, if not, why.
+type Verdict uint8
+
+// Verdicts. Only Knock means the Packet is filled in.
+const (
+	Knock        Verdict = iota // a TCP SYN to a knock port with all fields
+	NotKernel                   // not a message from the kernel
+	NoPrefix                    // the message does not start with the log prefix
+	NotTCP                      // PROTO is not TCP
+	NotSYN                      // the SYN flag is not set
+	HasACK                      // the ACK flag is set
+	OtherPort                   // DPT is not a knock port
+	MissingField                // SRC, DPT, ID, SEQ, ACK or WINDOW is absent
+	NotIPv4                     // the source is not an IPv4 address
+	Malformed                   // a field is repeated or does not parse
+)
+
+var verdictNames = [...]string{"knock", "not a kernel message", "no log prefix", "not TCP",
+	"no SYN flag", "ACK flag set", "not a knock port", "missing field", "not IPv4", "malformed"}
+
+// String returns a short description of v.
+func (v Verdict) String() string {
+	if int(v) < len(verdictNames) {
+		return verdictNames[v]
+	}
+	return "unknown verdict"
+}
+
+// A Parser recognises knock lines for one log prefix and one set of knock
+// ports. The zero value refuses every line. A Parser is safe for concurrent
+// use once built, since parsing does not change it.
+type Parser struct {
+	prefix []byte
+	ports  [1024]uint64 // bit set of knock ports
+}
+
+// NewParser returns a parser for lines whose kernel message starts with
+// prefix (the LOG target's --log-prefix, such as "REJECT ") and whose
+// destination port is one of ports.
+func NewParser(prefix string, ports []uint16) *Parser {
+	p := &Parser{prefix: []byte(prefix)}
+	for _, port := range ports {
+		p.ports[port>>6] |= 1 << (port & 63)
+	}
+	return p
+}
+
+// isKnockPort reports whether port is one of the parser's knock ports.
+func (p *Parser) isKnockPort(port uint16) bool {
+	return p.ports[port>>6]&(1<<(port&63)) != 0
+}
+
+// ParseSyslog parses one line of a syslog file such as /var/log/kern.log,
+// without its trailing newline. The program tag must be exactly "kernel:";
+// anything else, including "kernel[pid]:", is NotKernel.
+func (p *Parser) ParseSyslog(line []byte) (Packet, Verdict) {
+	msg, ok := kernelMessage(line)
+	if !ok {
+		return Packet{}, NotKernel
+	}
+	return p.ParseMessage(msg)
+}
+
+// ParseMessage parses the text of a kernel message, as the journal's MESSAGE
+// field holds it. A leading printk timestamp such as "[  370.99] " is skipped.
+// The caller must already know that the message came from the kernel.
+func (p *Parser) ParseMessage(msg []byte) (Packet, Verdict) {
+	msg = skipPrintkTime(msg)
+	if len(p.prefix) == 0 || !bytes.HasPrefix(msg, p.prefix) {
+		return Packet{}, NoPrefix
+	}
+	body := msg[len(p.prefix):]
+	if !bytes.HasPrefix(body, inField) {
+		return Packet{}, NoPrefix
+	}
+	// Cheap refusals first: most lines go to other ports or protocols.
+	if v := p.quickCheck(body); v != Knock {
+		return Packet{}, v
+	}
+	return p.parseFields(body)
+}
+
+var (
+	inField    = []byte("IN=")
+	dptField   = []byte("DPT=")
+	protoField = []byte("PROTO=")
+	tcpValue   = []byte("TCP ")
+)
+
+// quickCheck refuses lines by their protocol and destination port using
+// fast substring searches, before the full field scan. DPT follows PROTO in
+// every LOG line, so one pass finds both.
+func (p *Parser) quickCheck(body []byte) Verdict {
+	i := indexField(body, protoField)
+	if i < 0 {
+		return MissingField
+	}
+	rest := body[i+len(protoField):]
+	if !bytes.HasPrefix(rest, tcpValue) {
+		return NotTCP
+	}
+	j := indexField(rest, dptField)
+	if j < 0 {
+		return MissingField
+	}
+	port, ok := parseUint(token(rest[j+len(dptField):]), 0xffff)
+	if !ok {
+		return Malformed
+	}
+	if !p.isKnockPort(uint16(port)) {
+		return OtherPort
+	}
+	return Knock
+}
+
+// indexField returns the index of the first occurrence of key that starts a
+// space-separated token in b, or -1. Searching for the key rather than " key"
+// keeps the first byte rare, which makes bytes.Index fast.
+func indexField(b, key []byte) int {
+	off := 0
+	for {
+		i := bytes.Index(b[off:], key)
+		if i < 0 {
+			return -1
+		}
+		if at := off + i; at == 0 || b[at-1] == ' ' {
+			return at
+		}
+		off += i + 1
+	}
+}
+
+// token returns b up to its first space.
+func token(b []byte) []byte {
+	if i := bytes.IndexByte(b, ' '); i >= 0 {
+		return b[:i]
+	}
+	return b
+}
+
+// parseUint parses a decimal number of at most max, refusing signs, empty
+// input and leading zeros other than "0" itself.
+func parseUint(b []byte, max uint64) (uint64, bool) {
+	if len(b) == 0 || len(b) > 10 || (len(b) > 1 && b[0] == '0') {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, n <= max
+}
