@@ -1,0 +1,257 @@
+package firewall
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-iptables/iptables"
+)
+
+// iptabler is the part of *iptables.IPTables that IPTables uses, so unit
+// tests can pass an in-memory fake.
+type iptabler interface {
+	ChainExists(table, chain string) (bool, error)
+	NewChain(table, chain string) error
+	ClearAndDeleteChain(table, chain string) error
+	Exists(table, chain string, rulespec ...string) (bool, error)
+	Insert(table, chain string, pos int, rulespec ...string) error
+	Append(table, chain string, rulespec ...string) error
+	Delete(table, chain string, rulespec ...string) error
+	DeleteById(table, chain string, id int) error
+	List(table, chain string) ([]string, error)
+}
+
+var _ iptabler = (*iptables.IPTables)(nil)
+
+// Config configures an IPTables manager.
+type Config struct {
+	// Policy decides which requests are accepted.
+	Policy Policy
+	// Log receives audit and error lines; nil means slog.Default().
+	Log *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// IPTables is the Manager that kk-firewall serves. Each opening is one rule
+// in Chain, written with iptables for IPv4 and ip6tables for IPv6; a timer
+// removes it within a second of its deadline and the rule's own time match
+// stops it matching at the deadline even if the process is gone.
+//
+// Create it with NewIPTables. It is safe for concurrent use.
+type IPTables struct {
+	policy Policy
+	log    *slog.Logger
+	now    func() time.Time
+	fams   map[bool]iptabler // keyed by "is IPv6"
+
+	mu       sync.Mutex
+	openings map[key]Opening
+	timer    *time.Timer
+	closed   bool
+}
+
+type key struct {
+	ip   netip.Addr
+	port uint16
+}
+
+var _ Manager = (*IPTables)(nil)
+
+// NewIPTables prepares Chain and the jump to it in both the iptables and
+// ip6tables filter tables, then sweeps Chain: expired rules and rules it
+// cannot parse are deleted, the rest are scheduled for removal at their
+// deadline. Call Close when done.
+func NewIPTables(cfg Config) (*IPTables, error) {
+	v4, err := iptables.NewWithProtocol(iptables.ProtocolIPv4)
+	if err != nil {
+		return nil, fmt.Errorf("finding iptables (install the iptables package): %w", err)
+	}
+	v6, err := iptables.NewWithProtocol(iptables.ProtocolIPv6)
+	if err != nil {
+		return nil, fmt.Errorf("finding ip6tables (install the iptables package): %w", err)
+	}
+	return newIPTables(v4, v6, cfg)
+}
+
+func newIPTables(v4, v6 iptabler, cfg Config) (*IPTables, error) {
+	m := &IPTables{
+		policy:   cfg.Policy,
+		log:      cfg.Log,
+		now:      cfg.Now,
+		fams:     map[bool]iptabler{false: v4, true: v6},
+		openings: make(map[key]Opening),
+	}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v6 := range []bool{false, true} {
+		if err := m.prepare(v6); err != nil {
+			return nil, err
+		}
+	}
+	m.rearm()
+	return m, nil
+}
+
+// Open adds the rule for req, or moves the deadline of an existing opening
+// by adding the new rule before deleting the old one.
+func (m *IPTables) Open(ctx context.Context, req OpenRequest) (Opening, error) {
+	if err := m.policy.Validate(req); err != nil {
+		return Opening{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := key{req.IP, req.Port}
+	old, reopen := m.openings[k]
+	if !reopen && len(m.openings) >= m.policy.Limit() {
+		return Opening{}, fmt.Errorf("opening %s port %d: %w: %d live openings (--max-openings)", req.IP, req.Port, ErrExhausted, len(m.openings))
+	}
+	o := Opening{IP: req.IP, Port: req.Port, Deadline: ceilSecond(m.now().Add(req.Duration)), Profile: req.Profile}
+	if reopen && ruleLine(old) == ruleLine(o) {
+		return o, nil
+	}
+	if err := m.add(o); err != nil {
+		return Opening{}, err
+	}
+	m.openings[k] = o
+	if reopen {
+		m.remove(old, "moved")
+	}
+	m.rearm()
+	return o, nil
+}
+
+// List reads Chain and returns the openings whose deadline has not passed.
+// Openings whose rule was deleted by hand are forgotten.
+func (m *IPTables) List(ctx context.Context) ([]Opening, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	var out []Opening
+	seen := make(map[Opening]bool)
+	for _, v6 := range []bool{false, true} {
+		lines, err := m.fams[v6].List(table, Chain)
+		if err != nil {
+			return nil, fmt.Errorf("listing chain %s: %w", Chain, err)
+		}
+		for _, line := range lines {
+			if o, ok := parseRule(line); ok && now.Before(o.Deadline) {
+				out = append(out, o)
+				seen[o] = true
+			}
+		}
+	}
+	m.forgetMissing(seen)
+	SortOpenings(out)
+	return out, nil
+}
+
+// Revoke deletes the rule for ip and port now.
+func (m *IPTables) Revoke(ctx context.Context, ip netip.Addr, port uint16) error {
+	if err := m.policy.ValidateTarget(ip, port); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.openings[key{ip, port}]
+	if !ok {
+		return fmt.Errorf("revoking %s port %d: %w", ip, port, ErrNotFound)
+	}
+	if err := m.remove(o, "revoked"); err != nil {
+		return err
+	}
+	m.rearm()
+	return nil
+}
+
+// Pending returns the number of openings whose rule is still in place.
+func (m *IPTables) Pending() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.openings)
+}
+
+// Close stops the expiry timer. Rules stay: the kernel stops matching them
+// at their deadlines and the next start's sweep deletes them.
+func (m *IPTables) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	if m.timer != nil {
+		m.timer.Stop()
+	}
+	return nil
+}
+
+// add writes o's rule, recreating Chain and the jump once if they vanished.
+func (m *IPTables) add(o Opening) error {
+	ipt := m.fams[o.IP.Is6()]
+	err := ipt.Append(table, Chain, ruleSpec(o)...)
+	if err != nil && isNotExist(err) {
+		m.log.Warn("chain missing; recreating it", "chain", Chain)
+		if err = m.ensureChain(o.IP.Is6()); err == nil {
+			err = ipt.Append(table, Chain, ruleSpec(o)...)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("adding rule for %s port %d: %w", o.IP, o.Port, err)
+	}
+	return nil
+}
+
+// remove deletes o's rule and forgets o. A rule that is already gone is not
+// an error: someone deleted it by hand, and the hole is closed either way.
+func (m *IPTables) remove(o Opening, why string) error {
+	k := key{o.IP, o.Port}
+	if cur, ok := m.openings[k]; ok && cur == o {
+		delete(m.openings, k)
+	}
+	err := m.fams[o.IP.Is6()].Delete(table, Chain, ruleSpec(o)...)
+	switch {
+	case err == nil:
+		m.log.Info("closed", "ip", o.IP, "port", o.Port, "deadline", o.Deadline, "profile", o.Profile, "why", why)
+		return nil
+	case isNotExist(err):
+		m.log.Warn("rule was already gone (deleted outside kk-firewall)", "ip", o.IP, "port", o.Port, "why", why)
+		return nil
+	default:
+		m.log.Error("deleting rule failed; the kernel stops matching it at its deadline", "ip", o.IP, "port", o.Port, "deadline", o.Deadline, "err", err)
+		return fmt.Errorf("deleting rule for %s port %d: %w", o.IP, o.Port, err)
+	}
+}
+
+// forgetMissing drops openings whose rule is not in seen.
+func (m *IPTables) forgetMissing(seen map[Opening]bool) {
+	for k, o := range m.openings {
+		if !seen[o] && m.now().Before(o.Deadline) {
+			m.log.Warn("rule deleted outside kk-firewall; forgetting it", "ip", o.IP, "port", o.Port)
+			delete(m.openings, k)
+		}
+	}
+}
+
+// isNotExist reports whether err says a rule or chain does not exist.
+func isNotExist(err error) bool {
+	var e interface{ IsNotExist() bool }
+	return errors.As(err, &e) && e.IsNotExist()
+}
+
+// ceilSecond rounds t up to a whole second, the resolution of xt_time.
+func ceilSecond(t time.Time) time.Time {
+	t = t.UTC()
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t.Round(0)
+}
