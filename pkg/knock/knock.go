@@ -1,0 +1,154 @@
+// Package knock encodes and verifies knockknock requests: twelve bytes that
+// travel in the header fields of a single TCP SYN.
+//
+// The format is byte-compatible with the original Python knockknock.
+//
+// Keystream for counter c (uint32):
+//
+//	keystream = AES-128-ECB(cipherKey, 00 00 00 00 00 00 00 00 00 00 00 00 | c3 c2 c1 c0)
+//
+// where c3..c0 is c big-endian. Only the first 12 bytes are used.
+//
+// Plaintext for port p (uint16):
+//
+//	offset  size  field
+//	     0     2  p, big-endian
+//	     2    10  HMAC-SHA1(macKey, p big-endian)[:10]
+//
+// Ciphertext, and where each byte travels (all big-endian):
+//
+//	offset  size  header field
+//	     0     2  IPv4 ID
+//	     2     4  TCP sequence number
+//	     6     4  TCP acknowledgement number
+//	    10     2  TCP window
+//
+//	ciphertext = plaintext XOR keystream[:12]
+//
+// A sender uses its counter and then persists counter+1. A receiver tries the
+// counters c, c+1, … c+window-1 and accepts the first whose MAC matches; it
+// then persists (matched counter)+1, so every counter is accepted at most
+// once.
+package knock
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/sha1"
+	"encoding/binary"
+	"errors"
+	"math"
+)
+
+// Size is the length of an encoded knock in bytes.
+const Size = 12
+
+// macLen is how many bytes of HMAC-SHA1 the plaintext carries.
+const macLen = 10
+
+// MaxCounter is the largest counter a knock can carry.
+const MaxCounter = math.MaxUint32
+
+// ErrCounterExhausted means the counter would pass MaxCounter. Counters never
+// wrap, because a wrapped counter would make old knocks valid again.
+var ErrCounterExhausted = errors.New("knock counter exhausted (would pass 4294967295); generate a new profile")
+
+// Keys are a profile's two 128-bit keys.
+type Keys struct {
+	Cipher [16]byte
+	MAC    [16]byte
+}
+
+// Fields are the four packet header fields that carry a knock.
+type Fields struct {
+	ID     uint16 // IPv4 identification
+	Seq    uint32 // TCP sequence number
+	Ack    uint32 // TCP acknowledgement number
+	Window uint16 // TCP window
+}
+
+// Bytes returns the 12 ciphertext bytes carried by f.
+func (f Fields) Bytes() [Size]byte {
+	var b [Size]byte
+	binary.BigEndian.PutUint16(b[0:], f.ID)
+	binary.BigEndian.PutUint32(b[2:], f.Seq)
+	binary.BigEndian.PutUint32(b[6:], f.Ack)
+	binary.BigEndian.PutUint16(b[10:], f.Window)
+	return b
+}
+
+// FieldsFromBytes splits 12 ciphertext bytes into header fields.
+func FieldsFromBytes(b [Size]byte) Fields {
+	return Fields{
+		ID:     binary.BigEndian.Uint16(b[0:]),
+		Seq:    binary.BigEndian.Uint32(b[2:]),
+		Ack:    binary.BigEndian.Uint32(b[6:]),
+		Window: binary.BigEndian.Uint16(b[10:]),
+	}
+}
+
+// Encode returns the knock asking for port, sealed with counter.
+func Encode(k *Keys, counter uint32, port uint16) Fields {
+	var ks [aes.BlockSize]byte
+	keystream(newBlock(k), counter, &ks)
+	var pt [Size]byte
+	binary.BigEndian.PutUint16(pt[:], port)
+	sum := hmacPort(&k.MAC, port)
+	copy(pt[2:], sum[:macLen])
+	for i := range pt {
+		pt[i] ^= ks[i]
+	}
+	return FieldsFromBytes(pt)
+}
+
+func newBlock(k *Keys) cipher.Block {
+	b, err := aes.NewCipher(k.Cipher[:])
+	if err != nil {
+		panic("knock: AES-128 rejected a 16-byte key: " + err.Error())
+	}
+	return b
+}
+
+// keystream fills ks with AES(cipherKey, 12 zero bytes | counter).
+func keystream(block cipher.Block, counter uint32, ks *[aes.BlockSize]byte) {
+	var in [aes.BlockSize]byte
+	binary.BigEndian.PutUint32(in[12:], counter)
+	block.Encrypt(ks[:], in[:])
+}
+
+// hmacPort returns HMAC-SHA1(key, port big-endian). It is crypto/hmac
+// written out for a 16-byte key and a 2-byte message, so that it needs no
+// allocation; a test checks it against crypto/hmac.
+func hmacPort(key *[16]byte, port uint16) [sha1.Size]byte {
+	var buf [sha1.BlockSize + sha1.Size]byte
+	pad(&buf, key, 0x36)
+	binary.BigEndian.PutUint16(buf[sha1.BlockSize:], port)
+	inner := sha1.Sum(buf[:sha1.BlockSize+2])
+	pad(&buf, key, 0x5c)
+	copy(buf[sha1.BlockSize:], inner[:])
+	return sha1.Sum(buf[:])
+}
+
+func pad(buf *[sha1.BlockSize + sha1.Size]byte, key *[16]byte, b byte) {
+	for i := range sha1.BlockSize {
+		buf[i] = b
+	}
+	for i, k := range key {
+		buf[i] ^= k
+	}
+}
+
+// hashState is the part of hash.Hash the MAC computation uses.
+type hashState interface {
+	Reset()
+	Write([]byte) (int, error)
+	Sum([]byte) []byte
+}
+
+func macPort(mac hashState, port uint16, sum *[sha1.Size]byte) {
+	var p [2]byte
+	binary.BigEndian.PutUint16(p[:], port)
+	mac.Reset()
+	mac.Write(p[:])
+	mac.Sum(sum[:0])
+}

@@ -1,0 +1,155 @@
+package knock
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/subtle"
+	"encoding/binary"
+	"fmt"
+)
+
+// MaxWindow is the largest counter look-ahead a Verifier accepts.
+const MaxWindow = 10000
+
+// A Verifier checks knocks for one profile against the counters
+// c … c+window-1, where c is the next unused counter.
+//
+// It keeps the window's keystreams (recomputed only when the counter moves)
+// and a 128 KiB table holding the first 16 bits of HMAC(port) for every
+// port. A candidate slot is compared against the table first; the full
+// HMAC runs only when those 16 bits match, so a garbage knock costs a few
+// nanoseconds per slot instead of an AES and an HMAC.
+//
+// The zero value is not usable; call NewVerifier. A Verifier is unsafe for
+// concurrent use.
+type Verifier struct {
+	block cipher.Block
+	mac   hashState
+
+	filter *[1 << 16]uint16 // first two MAC bytes, indexed by port
+
+	base  uint64    // counter of the oldest slot
+	start int       // ring index of the slot for base
+	head  []uint32  // first 4 keystream bytes of each slot, big-endian
+	tail  [][8]byte // keystream bytes 4..11 of each slot
+}
+
+// NewVerifier returns a Verifier for keys k whose next unused counter is
+// counter, looking ahead window counters.
+func NewVerifier(k *Keys, counter uint64, window int) (*Verifier, error) {
+	if window < 1 || window > MaxWindow {
+		return nil, fmt.Errorf("error window %d out of range 1-%d", window, MaxWindow)
+	}
+	if counter > MaxCounter+1 {
+		return nil, fmt.Errorf("counter %d: %w", counter, ErrCounterExhausted)
+	}
+	v := &Verifier{
+		block:  newBlock(k),
+		mac:    hmac.New(sha1.New, k.MAC[:]),
+		filter: new([1 << 16]uint16),
+		head:   make([]uint32, window),
+		tail:   make([][8]byte, window),
+	}
+	var sum [sha1.Size]byte
+	for p := range v.filter {
+		macPort(v.mac, uint16(p), &sum)
+		v.filter[p] = binary.BigEndian.Uint16(sum[:])
+	}
+	v.base = counter
+	for i := range window {
+		v.fill(i, counter+uint64(i))
+	}
+	return v, nil
+}
+
+// Counter returns the next unused counter.
+func (v *Verifier) Counter() uint64 { return v.base }
+
+// Window returns how many counters the Verifier looks ahead.
+func (v *Verifier) Window() int { return len(v.head) }
+
+// fill computes the keystream for counter into ring slot i. Slots past
+// MaxCounter are never consulted, so they are left as they are.
+func (v *Verifier) fill(i int, counter uint64) {
+	if counter > MaxCounter {
+		return
+	}
+	var ks [aes.BlockSize]byte
+	keystream(v.block, uint32(counter), &ks)
+	v.head[i] = binary.BigEndian.Uint32(ks[:])
+	copy(v.tail[i][:], ks[4:Size])
+}
+
+// Match reports whether f is a valid knock for one of the window's
+// counters. If so it returns the requested port and the counter that
+// sealed it. Match does not change the Verifier: the caller persists
+// used+1 and then calls Advance.
+func (v *Verifier) Match(f Fields) (port uint16, used uint32, ok bool) {
+	head := uint32(f.ID)<<16 | f.Seq>>16
+	n := uint64(len(v.head))
+	if v.base+n > MaxCounter+1 {
+		n = MaxCounter + 1 - v.base
+	}
+	for x := range n {
+		i := v.start + int(x)
+		if i >= len(v.head) {
+			i -= len(v.head)
+		}
+		pt := head ^ v.head[i]
+		if v.filter[pt>>16] != uint16(pt) {
+			continue
+		}
+		if v.macMatches(f, i, uint16(pt>>16)) {
+			return uint16(pt >> 16), uint32(v.base + x), true
+		}
+	}
+	return 0, 0, false
+}
+
+// macMatches computes the full MAC for port and compares it, in constant
+// time, with the ten MAC bytes f carries under slot i's keystream.
+func (v *Verifier) macMatches(f Fields, i int, port uint16) bool {
+	b := f.Bytes()
+	var got [macLen]byte
+	got[0] = b[2] ^ byte(v.head[i]>>8)
+	got[1] = b[3] ^ byte(v.head[i])
+	for j := range 8 {
+		got[2+j] = b[4+j] ^ v.tail[i][j]
+	}
+	var sum [sha1.Size]byte
+	macPort(v.mac, port, &sum)
+	return subtle.ConstantTimeCompare(got[:], sum[:macLen]) == 1
+}
+
+// Advance moves the window so that next is the oldest counter tried. It
+// does nothing if next is not ahead of the current counter.
+func (v *Verifier) Advance(next uint64) {
+	if next <= v.base {
+		return
+	}
+	w := len(v.head)
+	shift := next - v.base
+	if shift >= uint64(w) {
+		v.base, v.start = next, 0
+		for i := range w {
+			v.fill(i, next+uint64(i))
+		}
+		return
+	}
+	for range shift {
+		// The oldest slot becomes the newest: base+w.
+		v.fill(v.start, v.base+uint64(w))
+		v.base++
+		v.start++
+		if v.start == w {
+			v.start = 0
+		}
+	}
+}
+
+// StateSize returns the bytes of precomputed state the Verifier holds.
+func (v *Verifier) StateSize() int {
+	return len(v.filter)*2 + len(v.head)*4 + len(v.tail)*8
+}
