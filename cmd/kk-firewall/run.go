@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/kk-project/kk/pkg/firewall"
+	"github.com/kk-project/kk/pkg/fwrpc"
+	"github.com/kk-project/kk/pkg/peercred"
+)
+
+// options are kk-firewall's parsed flags and arguments.
+type options struct {
+	listen     string
+	allowUsers string
+	allowPorts string
+	idleExit   time.Duration
+	policy     firewall.Policy
+	args       []string
+}
+
+// stopGrace bounds how long SIGTERM waits for in-flight RPCs.
+const stopGrace = 10 * time.Second
+
+func run(o options) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	switch {
+	case len(o.args) == 1 && o.args[0] == "cleanup":
+		return firewall.Cleanup()
+	case len(o.args) > 0:
+		return fmt.Errorf("unknown command %q (the only command is cleanup)", strings.Join(o.args, " "))
+	}
+	uids, err := parseUsers(o.allowUsers)
+	if err != nil {
+		return err
+	}
+	if o.policy.AllowPorts, err = parsePorts(o.allowPorts); err != nil {
+		return err
+	}
+	if o.policy.MaxDuration <= 0 || o.policy.MaxOpenings <= 0 {
+		return errors.New("--max-duration and --max-openings must be positive")
+	}
+	l, err := listen(o.listen, uids, log)
+	if err != nil {
+		return err
+	}
+	m, err := firewall.NewIPTables(firewall.Config{Policy: o.policy, Log: log})
+	if err != nil {
+		l.Close()
+		return err
+	}
+	defer m.Close()
+	idle := newIdleTracker()
+	srv := fwrpc.NewServer(m, fwrpc.AllowUIDs(uids...), fwrpc.WithLogger(log), fwrpc.OnActivity(idle.touch))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go func() {
+		why := idle.wait(ctx, o.idleExit, m.Pending)
+		log.Info("stopping", "why", why, "pending", m.Pending())
+		gracefulStop(srv)
+	}()
+	log.Info("serving", "addr", l.Addr().String(), "allow_uids", uids, "pending", m.Pending())
+	if err := srv.Serve(l); err != nil {
+		return fmt.Errorf("serving on %s: %w", l.Addr(), err)
+	}
+	return nil
+}
+
+// gracefulStop lets in-flight RPCs finish, within stopGrace.
+func gracefulStop(srv *grpc.Server) {
+	t := time.AfterFunc(stopGrace, srv.Stop)
+	srv.GracefulStop()
+	t.Stop()
+}
+
+func parseUsers(s string) ([]uint32, error) {
+	var uids []uint32
+	for _, u := range splitList(s) {
+		uid, err := peercred.LookupUID(u)
+		if err != nil {
+			return nil, fmt.Errorf("--allow-user: %w", err)
+		}
+		uids = append(uids, uid)
+	}
+	return uids, nil
+}
+
+func parsePorts(s string) ([]uint16, error) {
+	var ports []uint16
+	for _, p := range splitList(s) {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil || n == 0 {
+			return nil, fmt.Errorf("--allow-ports: %q is not a port in 1-65535", p)
+		}
+		ports = append(ports, uint16(n))
+	}
+	return ports, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
