@@ -137,18 +137,3 @@ func pad(buf *[sha1.BlockSize + sha1.Size]byte, key *[16]byte, b byte) {
 		buf[i] ^= k
 	}
 }
-
-// hashState is the part of hash.Hash the MAC computation uses.
-type hashState interface {
-	Reset()
-	Write([]byte) (int, error)
-	Sum([]byte) []byte
-}
-
-func macPort(mac hashState, port uint16, sum *[sha1.Size]byte) {
-	var p [2]byte
-	binary.BigEndian.PutUint16(p[:], port)
-	mac.Reset()
-	mac.Write(p[:])
-	mac.Sum(sum[:0])
-}
