@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -42,7 +41,10 @@ func binary(t testing.TB) string {
 		// World-readable, so the binary can also run as an unprivileged user.
 		os.Chmod(buildDir, 0o755)
 		builtBin = filepath.Join(buildDir, "kk-client")
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			goBin = "/usr/local/go/bin/go"
+		}
 		out, err := exec.Command(goBin, "build", "-o", builtBin, ".").CombinedOutput()
 		if err != nil {
 			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))

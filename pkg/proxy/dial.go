@@ -23,7 +23,7 @@ func (s *Server) dial(ctx context.Context, addr string) (net.Conn, error) {
 	if dir != "" {
 		profile = filepath.Base(dir)
 	}
-	s.log.Info("connect", "dest", addr, "knocked", knocks > 0, "profile", profile,
+	s.log.Info("connect", "dest", addr, "knocked", dir != "", "profile", profile,
 		"knocks", knocks, "elapsed", time.Since(start).Round(time.Millisecond), "result", result)
 	return c, err
 }
