@@ -1,8 +1,10 @@
 package kernlog
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzParseSyslog checks that no input panics, and that whatever is accepted
@@ -32,6 +34,28 @@ func FuzzParseSyslog(f *testing.F) {
 			if !strings.Contains(line, f) {
 				t.Fatalf("accepted a line without %q: %q", f, line)
 			}
+		}
+	})
+}
+
+// FuzzFormatParse round-trips packets through FormatSyslog and ParseSyslog.
+func FuzzFormatParse(f *testing.F) {
+	p := NewParser("REJECT ", testPorts)
+	for _, c := range readCases(f) {
+		if pkt, v := p.ParseSyslog([]byte(c.line)); v == Knock {
+			f.Add(pkt.Src.As4()[0], pkt.DstPort, pkt.ID, pkt.Seq, pkt.Ack, pkt.Window)
+		}
+	}
+	all := NewParser("REJECT ", nil)
+	for port := range 65536 {
+		all.ports[port>>6] |= 1 << (port & 63)
+	}
+	f.Fuzz(func(t *testing.T, a byte, port, id uint16, seq, ack uint32, win uint16) {
+		want := Packet{Src: netip.AddrFrom4([4]byte{a, 0, 2, 7}), DstPort: port, ID: id, Seq: seq, Ack: ack, Window: win}
+		line := FormatSyslog(time.Date(2026, 11, 6, 9, 8, 7, 0, time.UTC), "host", "REJECT ", want)
+		got, v := all.ParseSyslog([]byte(line))
+		if v != Knock || got != want {
+			t.Fatalf("%q parsed as %+v (%s), want %+v", line, got, v, want)
 		}
 	})
 }
