@@ -30,8 +30,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// binary builds kk-client once per test run and returns its absolute path.
-func binary(t testing.TB) string {
+// kkClient builds kk-client once per test run and returns its absolute path.
+func kkClient(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "kk-client-test")
@@ -67,7 +67,7 @@ func runCLI(t testing.TB, prefix []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	argv := append(append(append([]string{}, prefix...), binary(t)), args...)
+	argv := append(append(append([]string{}, prefix...), kkClient(t)), args...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -153,7 +153,7 @@ func TestCLIDefaultProfileDir(t *testing.T) {
 	home := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t), "-p", "22", "-s", "127.0.0.1")
+	cmd := exec.CommandContext(ctx, kkClient(t), "-p", "22", "-s", "127.0.0.1")
 	cmd.Env = append(os.Environ(), "HOME="+home)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
@@ -178,7 +178,7 @@ func TestCLINoCapability(t *testing.T) {
 		prefix = []string{"setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw", "--"}
 	}
 	r := runCLI(t, prefix, "-p", "22", "-s", "127.0.0.1", "-d", p.Dir)
-	checkResult(t, r, 3, []string{"CAP_NET_RAW", "run it as root", "setcap cap_net_raw+ep " + binary(t)})
+	checkResult(t, r, 3, []string{"CAP_NET_RAW", "run it as root", "setcap cap_net_raw+ep " + kkClient(t)})
 	if c := counter(t, p); c != 0 {
 		t.Errorf("counter is %d after a knock without the capability, want 0", c)
 	}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kk-project/kk/internal/nstest"
+	"github.com/kk-project/kk/pkg/knock"
+)
+
+// TestKnockLoggedByServerKernel sends a real knock from one namespace to
+// another over a veth pair, and reads the server kernel's LOG line: its ID,
+// SEQ, ACK and WINDOW must be the encoded knock, and there must be exactly
+// one such line.
+func TestKnockLoggedByServerKernel(t *testing.T) {
+	nstest.RequireRoot(t)
+	enableNetnsLogging(t)
+	cli, srv := nstest.New(t, "cli"), nstest.New(t, "srv")
+	nstest.Link(t, cli, "10.201.7.1/24", srv, "10.201.7.2/24")
+	knockPort := 20000 + int(randUint16()%20000)
+	prefix := "kkt" + randHex(4) + " "
+	srv.Run(t, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", strconv.Itoa(knockPort),
+		"-j", "LOG", "--log-prefix", prefix, "--log-tcp-sequence")
+	srv.Run(t, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", strconv.Itoa(knockPort),
+		"-j", "REJECT", "--reject-with", "tcp-reset")
+	p := newProfile(t, "server", knockPort)
+	before := counter(t, p)
+	kmsg := openKmsg(t)
+
+	out := cli.Run(t, kkClient(t), "-p", "22", "-s", "10.201.7.2", "-d", p.Dir)
+	if out != "Knock sent.\n" {
+		t.Errorf("output %q, want %q", out, "Knock sent.\n")
+	}
+	lines := kmsg.collect(t, prefix, 1, 15*time.Second)
+	// Give a stray second packet time to show up before counting.
+	lines = append(lines, kmsg.collect(t, prefix, 1, time.Second)...)
+	if len(lines) != 1 {
+		t.Fatalf("%d LOG lines with prefix %q, want exactly 1:\n%s", len(lines), prefix, strings.Join(lines, "\n"))
+	}
+	t.Logf("LOG line: %s", lines[0])
+	used := firstUsableCounter(&p.Keys, before, 22)
+	checkLogLine(t, lines[0], knock.Encode(&p.Keys, used, 22), knockPort)
+	checkVerifies(t, lines[0], &p.Keys, before, used, 22)
+	if after := counter(t, p); after != uint64(used)+1 {
+		t.Errorf("counter after the knock is %d, want %d (used %d)", after, used+1, used)
+	}
+}
+
+// firstUsableCounter mirrors the client's rule: counters whose IP ID would
+// be 0 are skipped.
+func firstUsableCounter(k *knock.Keys, from uint64, port uint16) uint32 {
+	c := uint32(from)
+	for knock.Encode(k, c, port).ID == 0 {
+		c++
+	}
+	return c
+}
+
+var logField = regexp.MustCompile(`\b(SRC|DST|LEN|ID|SPT|DPT|SEQ|ACK|WINDOW)=(\S+)`)
+
+func checkLogLine(t *testing.T, line string, want knock.Fields, knockPort int) {
+	t.Helper()
+	got := map[string]string{}
+	for _, m := range logField.FindAllStringSubmatch(line, -1) {
+		got[m[1]] = m[2]
+	}
+	expect := map[string]string{
+		"SRC": "10.201.7.1", "DST": "10.201.7.2", "LEN": "40", "DPT": strconv.Itoa(knockPort),
+		"ID": fmt.Sprint(want.ID), "SEQ": fmt.Sprint(want.Seq), "ACK": fmt.Sprint(want.Ack), "WINDOW": fmt.Sprint(want.Window),
+	}
+	for k, v := range expect {
+		if got[k] != v {
+			t.Errorf("LOG %s=%s, want %s\nline: %s", k, got[k], v, line)
+		}
+	}
+	if spt, err := strconv.Atoi(got["SPT"]); err != nil || spt < 1024 {
+		t.Errorf("LOG SPT=%s, want an ephemeral port", got["SPT"])
+	}
+	if !strings.Contains(line, " SYN ") || strings.Contains(line, " ACK ") {
+		t.Errorf("LOG flags are not SYN alone: %s", line)
+	}
+}
+
+// checkVerifies checks that the server side, given only the LOG line, reads
+// the request: port 22 with the counter the client used.
+func checkVerifies(t *testing.T, line string, k *knock.Keys, from uint64, used uint32, port uint16) {
+	t.Helper()
+	var f knock.Fields
+	for _, m := range logField.FindAllStringSubmatch(line, -1) {
+		n, _ := strconv.ParseUint(m[2], 10, 32)
+		switch m[1] {
+		case "ID":
+			f.ID = uint16(n)
+		case "SEQ":
+			f.Seq = uint32(n)
+		case "ACK":
+			f.Ack = uint32(n)
+		case "WINDOW":
+			f.Window = uint16(n)
+		}
+	}
+	v, err := knock.NewVerifier(k, from, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotPort, gotUsed, ok := v.Match(f)
+	if !ok || gotPort != port || gotUsed != used {
+		t.Errorf("verifier on the logged fields: port %d counter %d ok %v, want port %d counter %d", gotPort, gotUsed, ok, port, used)
+	}
+}
+
+// enableNetnsLogging lets LOG rules in other namespaces reach the kernel
+// log. It is a global switch, harmless to leave on.
+func enableNetnsLogging(t *testing.T) {
+	t.Helper()
+	const path = "/proc/sys/net/netfilter/nf_log_all_netns"
+	if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) == "1" {
+		return
+	}
+	if err := os.WriteFile(path, []byte("1\n"), 0o644); err != nil {
+		t.Fatalf("enabling LOG in namespaces (sysctl -w net.netfilter.nf_log_all_netns=1): %v", err)
+	}
+}
+
+// A kmsgReader reads kernel log records from /dev/kmsg, starting at the
+// records written after it was opened. Reading does not consume them.
+type kmsgReader struct{ fd int }
+
+func openKmsg(t *testing.T) *kmsgReader {
+	t.Helper()
+	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("opening /dev/kmsg: %v", err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if _, err := unix.Seek(fd, 0, unix.SEEK_END); err != nil {
+		t.Fatalf("seeking /dev/kmsg to its end: %v", err)
+	}
+	return &kmsgReader{fd: fd}
+}
+
+// collect returns the records containing substr, reading until it has n of
+// them or timeout passes.
+func (k *kmsgReader) collect(t *testing.T, substr string, n int, timeout time.Duration) []string {
+	t.Helper()
+	var found []string
+	buf := make([]byte, 8192)
+	deadline := time.Now().Add(timeout)
+	for len(found) < n && time.Now().Before(deadline) {
+		m, err := unix.Read(k.fd, buf)
+		switch {
+		case errors.Is(err, unix.EAGAIN):
+			time.Sleep(20 * time.Millisecond)
+		case errors.Is(err, unix.EPIPE):
+			// Records were overwritten before we read them; go on.
+		case err != nil:
+			t.Fatalf("reading /dev/kmsg: %v", err)
+		case strings.Contains(string(buf[:m]), substr):
+			found = append(found, string(buf[:m]))
+		}
+	}
+	return found
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func randUint16() uint16 {
+	b := make([]byte, 2)
+	rand.Read(b)
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+// inNetns runs fn on an OS thread moved into the named namespace. Sockets fn
+// creates stay in that namespace wherever they are used afterwards. The
+// thread is never unlocked, so it exits with fn instead of returning to the
+// scheduler in the wrong namespace.
+func inNetns(ns *nstest.NS, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		f, err := os.Open("/var/run/netns/" + ns.Name)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("entering namespace %s: %w", ns.Name, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
