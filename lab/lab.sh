@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# lab.sh: the whole kk path for real, with nothing faked:
+#   kk-client SYN -> kernel LOG -> rsyslogd -> kern.log -> kk-monitor (unprivileged)
+#   -> gRPC on a unix socket -> kk-firewall (root, socket-activated) -> iptables
+#   -> a real TCP connection.
+#
+# Usage: lab/lab.sh demo|test|bench   (as root; `make demo`, `make test`, `make bench`)
+#   demo   step-by-step tour for a newcomer, under 2 minutes
+#   test   every check, one PASS/FAIL line each; exit 1 if any failed
+#   bench  knock -> rule latency over 50 knocks, split into log, monitor, helper
+#
+# It builds three network namespaces (server, client, attacker), runs its own
+# rsyslogd and leaves the host's firewall, logger and users as they were:
+# everything it creates is removed on exit, failure or Ctrl-C.
+# Environment: KK_LAB_BIN (binaries, default ./bin), KK_LAB_USER (default
+# knockknock), KK_LAB_DELAY (seconds, default 4), KK_LAB_KEEP=1 keeps the temp dir.
+set -euo pipefail
+
+LAB_DIR=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$LAB_DIR/.." && pwd)
+MODE=${1:-}
+# A hard bound on the whole run, whatever hangs.
+case "$MODE" in demo) LAB_TIMEOUT=240 ;; test) LAB_TIMEOUT=480 ;; bench) LAB_TIMEOUT=300 ;; esac
+
+. "$LAB_DIR/lib/common.sh"
+. "$LAB_DIR/lib/setup.sh"
+. "$LAB_DIR/lib/daemons.sh"
+. "$LAB_DIR/lib/checks.sh"
+. "$LAB_DIR/lib/stress.sh"
+. "$LAB_DIR/lib/bench.sh"
+. "$LAB_DIR/lib/demo.sh"
+
+preflight() {
+	[ "$(id -u)" -eq 0 ] || die "needs root for network namespaces, iptables and the lab user: run sudo make $MODE"
+	local b
+	for b in kk-monitor kk-firewall kk-client; do
+		[ -x "$BIN/$b" ] || die "$BIN/$b missing: run make build"
+	done
+	need ip iproute2
+	need iptables iptables
+	need rsyslogd rsyslog
+	need hping3 hping3
+	need logrotate logrotate
+	need socat socat
+	need curl curl
+	need setpriv util-linux
+	need systemd-socket-activate systemd
+	[ -e /proc/sys/net/netfilter/nf_log_all_netns ] || die "the kernel has no net.netfilter.nf_log_all_netns: LOG in a namespace needs it"
+}
+
+# watchdog ends the lab (and so runs teardown) if it outlives LAB_TIMEOUT.
+watchdog() {
+	(
+		sleep "$LAB_TIMEOUT" &
+		echo $! >"$T/pid/watchdog.pid"
+		# Teardown kills the sleep; only a sleep that ran out stops the lab.
+		if wait $!; then
+			echo "lab: still running after $LAB_TIMEOUT s; stopping" >&2
+			kill -TERM $$
+		fi
+	) &
+}
+
+# bring_up builds the whole lab, in the order the data flows.
+bring_up() {
+	setup_user
+	setup_namespaces
+	enable_netns_logging
+	start_service
+	load_firewall
+	start_rsyslog
+	write_config
+	make_profile
+	start_firewall
+	start_monitor
+}
+
+run_test() {
+	step "systemd units, make install (into a temp DESTDIR)"
+	bash "$TOP/systemd/check.sh" "$BIN" && LAB_PASSED=$((LAB_PASSED + 3)) || LAB_FAILED=$((LAB_FAILED + 1))
+	check "make install DESTDIR=... and make uninstall" chk_install
+	step "lab: namespaces $NS_S/$NS_C/$NS_A, rsyslogd, kk-firewall, kk-monitor"
+	bring_up
+	check "before the knock, the client cannot connect" chk_before_knock
+	check "kk-client knock opens the port for the client" chk_knock_opens
+	check "kk-firewall was socket-activated" chk_activated
+	check "kk-monitor runs unprivileged" chk_monitor_unprivileged
+	check "the attacker still cannot connect" chk_attacker_refused
+	check "after delay the rule is gone and a new connection fails" chk_expires
+	check "replay of the knock's 4 header fields from the client opens nothing" chk_replay "$NS_C" "$CLIENT_IP"
+	check "replay of the knock's 4 header fields from the attacker opens nothing" chk_replay "$NS_A" "$ATTACKER_IP"
+	start_proxy
+	check "kk-client proxy knocks and a SOCKS5 connection reaches the service" chk_proxy
+	check "after logrotate of kern.log a knock still opens" chk_logrotate
+	check "kill -9 of kk-firewall: the kernel stops at the deadline, the next start sweeps" chk_kill9
+	check "flood: >= 99/100 knocks open while the attacker floods the knock port" chk_flood
+	printf '\nlab: %d passed, %d failed\n' "$LAB_PASSED" "$LAB_FAILED"
+	[ "$LAB_FAILED" -eq 0 ]
+}
+
+main() {
+	case "$MODE" in
+	demo | test | bench) ;;
+	*) echo "usage: lab/lab.sh demo|test|bench" >&2; exit 2 ;;
+	esac
+	preflight
+	setup_dirs
+	trap teardown EXIT
+	trap 'echo "lab: interrupted" >&2; exit 130' INT TERM
+	watchdog
+	case "$MODE" in
+	demo) run_demo ;;
+	test) run_test ;;
+	bench) bring_up && run_bench ;;
+	esac
+}
+
+main

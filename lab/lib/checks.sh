@@ -1,0 +1,136 @@
+# checks.sh: the lab's checks. Each check function prints a short detail and
+# returns 0 for PASS; lab.sh wraps it with `check` to print one line.
+# Sourced by lab.sh.
+
+# chk_activated: kk-firewall got its socket from systemd-socket-activate.
+chk_activated() {
+	local pid
+	pid=$(cat "$T/pid/firewall.pid")
+	[ "$(cat "/proc/$pid/comm")" = kk-firewall ] || { echo "pid $pid is $(cat "/proc/$pid/comm"), not kk-firewall"; return 1; }
+	tr '\0' '\n' <"/proc/$pid/environ" | grep -qx 'LISTEN_FDS=1' || { echo "no LISTEN_FDS=1 in its environment"; return 1; }
+	echo "pid $pid, LISTEN_FDS=1, socket $(stat -c '%A %U:%G' "$SOCK")"
+}
+
+# chk_monitor_unprivileged: kk-monitor runs as the lab user with no capabilities.
+chk_monitor_unprivileged() {
+	local pid uid caps
+	pid=$(cat "$T/pid/monitor.pid")
+	uid=$(awk '/^Uid:/ { print $3 }' "/proc/$pid/status")
+	caps=$(awk '/^CapEff:/ { print $2 }' "/proc/$pid/status")
+	[ "$uid" = "$(id -u "$LAB_USER")" ] || { echo "runs as uid $uid"; return 1; }
+	[ "$caps" = 0000000000000000 ] || { echo "has capabilities $caps"; return 1; }
+	echo "user $LAB_USER (uid $uid), CapEff=0"
+}
+
+# chk_before_knock: the protected port is closed and the refusal is logged.
+chk_before_knock() {
+	local before
+	before=$(wc -l <"$T/log/kern.log")
+	if connect "$NS_C"; then echo "connected before any knock"; return 1; fi
+	wait_until 5 bash -c "tail -n +$((before + 1)) '$T/log/kern.log' | grep -q 'REJECT .*SRC=$CLIENT_IP .*DPT=$SERVICE_PORT '" ||
+		{ echo "refused, but no REJECT line reached the lab's kern.log"; return 1; }
+	echo "refused, REJECT line in kern.log"
+}
+
+# chk_knock_opens PORT: a knock from the client opens PORT and connects.
+chk_knock_opens() {
+	local t0 t1
+	t0=$(now)
+	knock "$SERVICE_PORT" >/dev/null || { echo "kk-client failed"; return 1; }
+	wait_until 5 rule_present "$CLIENT_IP" "$SERVICE_PORT" || { echo "no rule within 5 s"; return 1; }
+	t1=$(now)
+	connect "$NS_C" || { echo "rule present but the connection failed"; return 1; }
+	echo "rule after $(ms "$t0" "$t1") ms, service reached"
+}
+
+chk_attacker_refused() {
+	if connect "$NS_A"; then echo "the attacker connected"; return 1; fi
+	echo "refused"
+}
+
+# chk_expires: after delay the rule is gone and a new connection fails.
+chk_expires() {
+	wait_until $((DELAY + 3)) rule_absent "$CLIENT_IP" "$SERVICE_PORT" ||
+		{ echo "rule still present $((DELAY + 3)) s after the knock"; return 1; }
+	if connect "$NS_C"; then echo "rule gone but a connection still succeeded"; return 1; fi
+	echo "rule gone within delay ${DELAY}s + 1 s, connection refused"
+}
+
+# last_knock_fields prints "ID SEQ ACK WINDOW" of the client's last knock in kern.log.
+last_knock_fields() {
+	grep -E "REJECT .*SRC=$CLIENT_IP .*DPT=$KNOCK_PORT .* SYN " "$T/log/kern.log" | tail -1 |
+		sed -nE 's/.* ID=([0-9]+) .* SEQ=([0-9]+) ACK=([0-9]+) WINDOW=([0-9]+) .*/\1 \2 \3 \4/p'
+}
+
+# chk_replay NS IP: the client's last knock, resent by hping3 from NS, opens nothing.
+chk_replay() {
+	local ns=$1 ip=$2 fields id seq ack win before
+	fields=$(last_knock_fields)
+	[ -n "$fields" ] || { echo "no knock line from $CLIENT_IP in kern.log"; return 1; }
+	read -r id seq ack win <<<"$fields"
+	before=$(wc -l <"$T/log/kern.log")
+	in_ns "$ns" timeout 10 hping3 -q -S -c 1 -p "$KNOCK_PORT" -N "$id" -M "$seq" -L "$ack" -w "$win" "$SERVER_IP" >/dev/null 2>&1
+	wait_until 5 bash -c "tail -n +$((before + 1)) '$T/log/kern.log' | grep -q 'SRC=$ip .*ID=$id .*SEQ=$seq ACK=$ack WINDOW=$win '" ||
+		{ echo "the replayed SYN never reached kern.log"; return 1; }
+	# Give the monitor the time a real knock needs, many times over.
+	sleep 1.5
+	if in_ns "$NS_S" iptables -w 5 -S KNOCKKNOCK | grep -q -- "-s $ip/32"; then
+		echo "replay opened a rule for $ip"
+		return 1
+	fi
+	if connect "$ns"; then echo "replay let $ip connect"; return 1; fi
+	echo "ID=$id SEQ=$seq ACK=$ack WINDOW=$win logged, refused"
+}
+
+# chk_proxy: a SOCKS5 connection through kk-client proxy knocks and connects.
+chk_proxy() {
+	local out
+	out=$(in_ns "$NS_C" curl -s --max-time 10 --socks5 "127.0.0.1:$PROXY_PORT" "http://$SERVER_IP:$SERVICE_PORT/" 2>&1)
+	grep -q kk-lab-service <<<"$out" || { echo "curl --socks5 got: ${out:-nothing}"; return 1; }
+	echo "curl --socks5 reached the service"
+}
+
+# chk_logrotate: rotate kern.log with logrotate (rename, create, HUP), then knock.
+chk_logrotate() {
+	cat >"$T/logrotate.conf" <<EOF
+$T/log/kern.log {
+	rotate 2
+	missingok
+	create 0640 root adm
+	postrotate
+		kill -HUP \$(cat $T/pid/rsyslog.pid)
+	endscript
+}
+EOF
+	timeout 20 logrotate -f -s "$T/logrotate.state" "$T/logrotate.conf" || { echo "logrotate failed"; return 1; }
+	[ -f "$T/log/kern.log.1" ] || { echo "logrotate did not rotate"; return 1; }
+	sleep 0.5
+	knock "$SERVICE_PORT" >/dev/null || { echo "kk-client failed"; return 1; }
+	wait_until 5 rule_present "$CLIENT_IP" "$SERVICE_PORT" || { echo "no rule within 5 s of a knock after rotation"; return 1; }
+	connect "$NS_C" || { echo "rule present but the connection failed"; return 1; }
+	grep -q "SRC=$CLIENT_IP .*DPT=$KNOCK_PORT " "$T/log/kern.log" || { echo "the knock went to the old file"; return 1; }
+	echo "rotated to kern.log.1, knock in the new kern.log opened"
+}
+
+# chk_install: make install's script into a temp DESTDIR puts every file in
+# place (units naming the installed binaries, kk-client with cap_net_raw),
+# and uninstall removes them all but the config.
+chk_install() {
+	local d=$T/destdir f left
+	DESTDIR=$d PREFIX=/usr bash "$TOP/systemd/install.sh" install "$BIN" >"$T/log/install.out" 2>&1 ||
+		{ echo "install failed: $(tail -3 "$T/log/install.out")"; return 1; }
+	for f in usr/bin/kk-monitor usr/bin/kk-firewall usr/bin/kk-client usr/sbin/knockknock-firewall.sh \
+		usr/lib/systemd/system/kk-firewall.socket usr/lib/systemd/system/kk-firewall.service \
+		usr/lib/systemd/system/kk-monitor.service usr/lib/sysusers.d/knockknock.conf \
+		usr/lib/tmpfiles.d/knockknock.conf etc/knockknock.d/config; do
+		[ -f "$d/$f" ] || { echo "install did not create /$f"; return 1; }
+	done
+	grep -q '^ExecStart=/usr/bin/kk-firewall ' "$d/usr/lib/systemd/system/kk-firewall.service" ||
+		{ echo "kk-firewall.service does not run /usr/bin/kk-firewall"; return 1; }
+	getcap "$d/usr/bin/kk-client" | grep -q 'cap_net_raw=ep' || { echo "kk-client lacks cap_net_raw+ep"; return 1; }
+	DESTDIR=$d PREFIX=/usr bash "$TOP/systemd/install.sh" uninstall "$BIN" >>"$T/log/install.out" 2>&1 ||
+		{ echo "uninstall failed: $(tail -3 "$T/log/install.out")"; return 1; }
+	left=$(cd "$d" && find . -type f | sort | tr '\n' ' ')
+	[ "$left" = "./etc/knockknock.d/config " ] || { echo "uninstall left: $left"; return 1; }
+	echo "10 files installed, cap_net_raw=ep on kk-client, uninstall kept only /etc/knockknock.d/config"
+}

@@ -1,0 +1,129 @@
+# daemons.sh: the lab's rsyslogd, profile, kk-firewall, kk-monitor and
+# kk-client proxy. Sourced by lab.sh.
+
+# start_rsyslog runs an rsyslogd of the lab's own: its own config, pid file,
+# work directory and kern.log, all under $T.
+#
+# It reads the kernel log through imkmsg, i.e. /dev/kmsg. Every reader of
+# /dev/kmsg gets its own position in the ring buffer, so this is
+# non-destructive: a system rsyslogd or journald keeps receiving every
+# message. (imklog would read /proc/kmsg, which hands each message to only one
+# reader and so would steal messages from a system logger.) The lab loads no
+# imuxsock, so /dev/log is left alone too.
+#
+# imkmsg starts by replaying the whole ring buffer, which may hold knock lines
+# from earlier runs. A marker written to /dev/kmsg (facility user, so it lands
+# in other.log, not kern.log) shows when the replay is done; kk-monitor starts
+# after that and follows only new lines.
+start_rsyslog() {
+	cat >"$T/rsyslog.conf" <<EOF
+global(workDirectory="$T/rsyslog")
+module(load="imkmsg")
+# As RSYSLOG_FileFormat, but stamped when rsyslogd received the message, so
+# the bench can split knock latency into log write and the rest.
+template(name="kkLab" type="string"
+         string="%timegenerated:::date-rfc3339% %hostname% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\n")
+if \$syslogfacility-text == "kern" then {
+	action(type="omfile" file="$T/log/kern.log" template="kkLab" fileCreateMode="0640" fileGroup="adm")
+} else {
+	action(type="omfile" file="$T/log/other.log" template="kkLab")
+}
+EOF
+	rsyslogd -n -f "$T/rsyslog.conf" -i "$T/rsyslog/rsyslogd.pid" >"$T/log/rsyslogd.out" 2>&1 &
+	echo $! >"$T/pid/rsyslog.pid"
+	disown $!
+	local marker
+	marker="kk-lab ready $(basename "$T")"
+	echo "$marker" >/dev/kmsg
+	wait_until 20 grep -qF "$marker" "$T/log/other.log" ||
+		die "the lab's rsyslogd did not log a /dev/kmsg marker within 20 s: $(cat "$T/log/rsyslogd.out")"
+	touch "$T/log/kern.log"
+	chgrp adm "$T/log/kern.log"
+	chmod 0640 "$T/log/kern.log"
+}
+
+# write_config writes the monitor's config file, in the installed format.
+write_config() {
+	cat >"$T/etc/config" <<EOF
+[main]
+delay = $DELAY
+error_window = 20
+log_source = file
+log_file = $T/log/kern.log
+log_prefix = "REJECT "
+socket = $SOCK
+EOF
+}
+
+# make_profile creates the server profile with genprofile, gives it to the
+# monitor's user and copies it to the client, as scp would.
+make_profile() {
+	"$BIN/kk-monitor" genprofile --profiles "$T/etc/profiles" "$KNOCK_PORT" lab >"$T/log/genprofile.out" 2>&1 ||
+		die "kk-monitor genprofile failed: $(cat "$T/log/genprofile.out")"
+	chown -R "$LAB_USER:$LAB_GROUP" "$T/etc/profiles"
+	CLIENT_PROFILE=$T/client/home/.knockknock/$SERVER_IP
+	mkdir -p "$CLIENT_PROFILE"
+	cp "$T/etc/profiles/lab/"* "$CLIENT_PROFILE/"
+}
+
+# start_firewall runs kk-firewall in the server namespace under
+# systemd-socket-activate, which listens on the socket and execs kk-firewall
+# with it (LISTEN_FDS=1) on the first connection, as kk-firewall.socket does.
+start_firewall() {
+	mkdir -p "$T/run/knockknock"
+	chgrp "$LAB_GROUP" "$T/run/knockknock"
+	chmod 0750 "$T/run/knockknock"
+	rm -f "$SOCK"
+	ip netns exec "$NS_S" systemd-socket-activate -l "$SOCK" \
+		"$BIN/kk-firewall" --allow-user "$LAB_USER" --idle-exit 10m \
+		>>"$T/log/kk-firewall.log" 2>&1 &
+	echo $! >"$T/pid/firewall.pid"
+	disown $!
+	wait_until 5 test -S "$SOCK" || die "systemd-socket-activate did not create $SOCK: $(tail -5 "$T/log/kk-firewall.log")"
+	# As SocketGroup= and SocketMode=0660 in kk-firewall.socket.
+	chgrp "$LAB_GROUP" "$SOCK"
+	chmod 0660 "$SOCK"
+}
+
+# start_monitor runs kk-monitor as the unprivileged lab user with no
+# capabilities at all, in the groups the systemd unit gives it.
+start_monitor() {
+	ip netns exec "$NS_S" setpriv --reuid="$LAB_USER" --regid="$LAB_GROUP" --groups="$LAB_GROUP,adm" \
+		--inh-caps=-all --bounding-set=-all --no-new-privs -- \
+		env -i PATH=/usr/bin:/bin HOME=/ \
+		"$BIN/kk-monitor" --config "$T/etc/config" --profiles "$T/etc/profiles" \
+		>>"$T/log/kk-monitor.log" 2>&1 &
+	echo $! >"$T/pid/monitor.pid"
+	disown $!
+	# It follows from the end of the file: give it a moment to open it.
+	sleep 1
+	pid_alive monitor || die "kk-monitor exited at start: $(tail -5 "$T/log/kk-monitor.log")"
+}
+
+# start_proxy runs the knock-aware SOCKS5 proxy in the client namespace.
+start_proxy() {
+	ip netns exec "$NS_C" env HOME="$T/client/home" "$BIN/kk-client" proxy "$PROXY_PORT" \
+		>>"$T/log/kk-client-proxy.log" 2>&1 &
+	echo $! >"$T/pid/proxy.pid"
+	disown $!
+	wait_until 5 in_ns "$NS_C" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PROXY_PORT" ||
+		die "kk-client proxy did not listen on 127.0.0.1:$PROXY_PORT: $(tail -5 "$T/log/kk-client-proxy.log")"
+}
+
+# knock PORT [NS] sends one knock from the client (or NS) for PORT.
+knock() {
+	in_ns "${2:-$NS_C}" env HOME="$T/client/home" \
+		"$BIN/kk-client" -p "$1" -s "$SERVER_IP" -d "$CLIENT_PROFILE"
+}
+
+# rule_present IP PORT reports whether KNOCKKNOCK holds an opening for them.
+rule_present() {
+	in_ns "$NS_S" iptables -w 5 -S KNOCKKNOCK 2>/dev/null | grep -qE -- "^-A KNOCKKNOCK -s $1/32 .*--dport $2( |$)"
+}
+
+rule_absent() { ! rule_present "$@"; }
+
+# connect NS tries one HTTP request to the protected service from NS.
+connect() {
+	in_ns "$1" curl -s --max-time 3 "http://$SERVER_IP:$SERVICE_PORT/" 2>/dev/null | grep -q kk-lab-service
+}

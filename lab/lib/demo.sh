@@ -1,0 +1,101 @@
+# demo.sh: `make demo`, the newcomer's tour. Sourced by lab.sh.
+
+# show_new FILE FROM [PATTERN] prints lines of FILE after line FROM (matching PATTERN).
+show_new() {
+	tail -n +$(($2 + 1)) "$1" | grep -E -- "${3:-.}" | tail -3 | cut -c1-220 | sed 's/^/   | /'
+}
+
+demo_build() {
+	step "1. Build a small network in namespaces"
+	explain "Three network namespaces stand in for three machines: a server ($SERVER_IP), a client" \
+		"($CLIENT_IP) and an attacker ($ATTACKER_IP), joined by a bridge in the server namespace." \
+		"Every iptables command below runs inside the server namespace: this machine's own firewall" \
+		"is never touched."
+	setup_user
+	setup_namespaces
+	enable_netns_logging
+	info "namespaces $NS_S, $NS_C, $NS_A; net.netfilter.nf_log_all_netns=1 so LOG works in them"
+	start_service
+	info "a small HTTP service listens on the server's port $SERVICE_PORT: the port we want to protect"
+
+	step "2. Load the server firewall (firewall/knockknock-firewall.sh)"
+	explain "The server rejects every new connection and logs it to the kernel log, with the TCP" \
+		"sequence numbers. Port $KNOCK_PORT is the knock port: it has its own LOG rule, limited per" \
+		"source address, so a flood from one address cannot drown anybody else's knocks."
+	load_firewall
+	in_ns "$NS_S" iptables -S KK_INPUT | sed 's/^/   | /'
+
+	step "3. Start the server side: rsyslogd, kk-firewall, kk-monitor"
+	explain "An rsyslogd of the lab's own writes the kernel's messages to a kern.log in a temp" \
+		"directory. kk-firewall is the only root part; it gets its unix socket from" \
+		"systemd-socket-activate, exactly as from kk-firewall.socket. kk-monitor runs as the" \
+		"unprivileged user $LAB_USER with no capabilities: it reads kern.log and asks kk-firewall, over" \
+		"gRPC, to open ports."
+	start_rsyslog
+	write_config
+	make_profile
+	info "profile 'lab' (knock port $KNOCK_PORT) made with kk-monitor genprofile, copied to the client's ~/.knockknock/$SERVER_IP/"
+	start_firewall
+	start_monitor
+	info "kern.log: $T/log/kern.log    socket: $SOCK"
+}
+
+demo_knock() {
+	local from
+	step "4. Before knocking, the service is unreachable"
+	explain "The client tries the protected port. The firewall refuses with a TCP reset and logs it."
+	check "before the knock, the client cannot connect" chk_before_knock
+
+	step "5. Knock: one TCP SYN whose header fields carry an encrypted request"
+	explain "kk-client encrypts 'open port $SERVICE_PORT' into the SYN's IP ID, TCP SEQ, ACK and WINDOW" \
+		"(12 bytes) and sends it to the knock port. The server rejects it like any other packet, but" \
+		"the kernel's LOG line carries those four fields to kern.log, where kk-monitor verifies them."
+	info "\$ kk-client -p $SERVICE_PORT -s $SERVER_IP -d ~/.knockknock/$SERVER_IP"
+	from=$(wc -l <"$T/log/kern.log")
+	local mfrom ffrom
+	mfrom=$(wc -l <"$T/log/kk-monitor.log")
+	ffrom=$(wc -l <"$T/log/kk-firewall.log")
+	check "kk-client knock opens the port for the client" chk_knock_opens
+	info "kern.log (written by the lab's rsyslogd):"
+	show_new "$T/log/kern.log" "$from" "DPT=$KNOCK_PORT "
+	info "kk-monitor:"
+	show_new "$T/log/kk-monitor.log" "$mfrom"
+	info "kk-firewall:"
+	show_new "$T/log/kk-firewall.log" "$ffrom"
+	info "the rule kk-firewall added (one NEW connection, kernel-enforced deadline):"
+	in_ns "$NS_S" iptables -S KNOCKKNOCK | grep -- '-s ' | sed 's/^/   | /'
+	check "kk-firewall was socket-activated" chk_activated
+	check "kk-monitor runs unprivileged" chk_monitor_unprivileged
+}
+
+demo_after() {
+	step "6. Only the knocker gets in"
+	explain "The rule names the client's address, so the attacker on the same link is still refused."
+	check "the attacker still cannot connect" chk_attacker_refused
+	step "7. The opening closes by itself"
+	explain "After delay ($DELAY s here, 15 s by default) kk-firewall deletes the rule. Even if it" \
+		"were dead, the rule's -m time --datestop would stop matching at the deadline."
+	check "after delay the rule is gone and a new connection fails" chk_expires
+	step "8. A captured knock cannot be replayed"
+	explain "An eavesdropper copies the four fields from the logged knock and sends them again with" \
+		"hping3. Every knock uses a fresh counter, so kk-monitor refuses a counter it has seen."
+	check "replay of the knock's 4 header fields from the attacker opens nothing" chk_replay "$NS_A" "$ATTACKER_IP"
+	step "9. The knock-aware SOCKS5 proxy"
+	explain "kk-client proxy $PROXY_PORT listens on 127.0.0.1. For a host with a profile in" \
+		"~/.knockknock/ it knocks first, then connects, so any SOCKS-capable program just works."
+	start_proxy
+	info "\$ curl --socks5 127.0.0.1:$PROXY_PORT http://$SERVER_IP:$SERVICE_PORT/"
+	check "kk-client proxy knocks and a SOCKS5 connection reaches the service" chk_proxy
+}
+
+run_demo() {
+	printf 'kk demo: single-packet port knocking, end to end, in network namespaces (about a minute)\n'
+	demo_build
+	demo_knock
+	demo_after
+	step "Done"
+	printf '   %d checks passed, %d failed. Next: make test (every check, including floods and crashes),\n' \
+		"$LAB_PASSED" "$LAB_FAILED"
+	printf '   make bench (latency), README for installing on a real server.\n'
+	[ "$LAB_FAILED" -eq 0 ]
+}
