@@ -38,8 +38,7 @@ func binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "kk-firewall")
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		out, err := exec.Command(goBin, "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command(goTool(), "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -91,7 +90,7 @@ func socketDir(t testing.TB) string {
 // startHelper runs kk-firewall --listen in ns and waits for its socket.
 func startHelper(t testing.TB, ns *nstest.NS, sock string, args ...string) *helper {
 	t.Helper()
-	h := launch(t, ns, sock, append([]string{binary(t), "--listen", sock, "--allow-loopback"}, args...)...)
+	h := launch(t, ns, sock, append([]string{binary(t), "--listen", sock}, args...)...)
 	waitFor(t, 20*time.Second, "kk-firewall socket "+sock, func() bool {
 		c, err := net.Dial("unix", sock)
 		if err == nil {
@@ -236,4 +235,9 @@ func connects(t testing.TB, ns *nstest.NS, src, dst string) bool {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// goTool returns the go command of the toolchain running the tests.
+func goTool() string {
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
