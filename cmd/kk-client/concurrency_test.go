@@ -66,7 +66,12 @@ func TestCounterSharedByCLIAndProxy(t *testing.T) {
 	}
 	pkts := capture.wait(t, cliKnocks+proxyKnocks, 15*time.Second)
 	checkDistinctCounters(t, p, pkts, target.Port)
-	if n := strings.Count(logs.String(), "knocks=1 "); n != proxyKnocks {
+	// The proxy's stderr reaches logs through a pipe: allow it to catch up.
+	n := 0
+	for deadline := time.Now().Add(10 * time.Second); n < proxyKnocks && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		n = strings.Count(logs.String(), "knocks=1 ")
+	}
+	if n != proxyKnocks {
 		t.Errorf("proxy logged %d connections with exactly one knock, want %d", n, proxyKnocks)
 	}
 }

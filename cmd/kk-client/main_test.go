@@ -182,6 +182,8 @@ func TestCLINoCapability(t *testing.T) {
 	if c := counter(t, p); c != 0 {
 		t.Errorf("counter is %d after a knock without the capability, want 0", c)
 	}
+	r = runCLI(t, prefix, "proxy", "0", "--dir", filepath.Dir(p.Dir))
+	checkResult(t, r, 3, []string{"CAP_NET_RAW", "setcap cap_net_raw+ep " + kkClient(t)})
 }
 
 func TestCLIProxyUsage(t *testing.T) {

@@ -1,0 +1,90 @@
+package syn
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kk-project/kk/pkg/profile"
+)
+
+func TestResolveIPv4(t *testing.T) {
+	cases := []struct {
+		host    string
+		want    string
+		wantErr error
+	}{
+		{host: "127.0.0.1", want: "127.0.0.1"},
+		{host: "localhost", want: "127.0.0.1"},
+		{host: "::ffff:10.1.2.3", want: "10.1.2.3"},
+		{host: "::1", wantErr: ErrIPv6Only},
+		{host: "2001:db8::1", wantErr: ErrIPv6Only},
+	}
+	for _, tc := range cases {
+		t.Run(tc.host, func(t *testing.T) {
+			got, err := ResolveIPv4(context.Background(), nil, tc.host)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("ResolveIPv4(%q) error %v, want %v", tc.host, err, tc.wantErr)
+			}
+			if err == nil && got.String() != tc.want {
+				t.Errorf("ResolveIPv4(%q) = %s, want %s", tc.host, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestKnockChecksBeforeSpending checks that every failure Knock can detect
+// up front leaves the counter alone.
+func TestKnockChecksBeforeSpending(t *testing.T) {
+	p, err := profile.Generate(t.TempDir(), "srv", 700)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &Knocker{}
+	ctx := context.Background()
+	if err := k.Knock(ctx, "::1", p.Dir, 22); !errors.Is(err, ErrIPv6Only) {
+		t.Errorf("knock to ::1: %v, want ErrIPv6Only", err)
+	}
+	if err := k.Knock(ctx, "127.0.0.1", p.Dir, 0); !errors.Is(err, ErrPort) {
+		t.Errorf("knock for port 0: %v, want ErrPort", err)
+	}
+	if c, _ := p.Counter(); c != 0 {
+		t.Errorf("counter %d after failed knocks, want 0", c)
+	}
+}
+
+func TestLoadProfileNamesMissingFile(t *testing.T) {
+	p, err := profile.Generate(t.TempDir(), "srv", 701)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range profile.Files {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, other := range profile.Files {
+				if other != name {
+					b, _ := os.ReadFile(filepath.Join(p.Dir, other))
+					os.WriteFile(filepath.Join(dir, other), b, 0o600)
+				}
+			}
+			_, err := LoadProfile(dir, "srv.example")
+			var pe *ProfileError
+			if !errors.As(err, &pe) || !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("LoadProfile without %s: %v, want a *ProfileError wrapping fs.ErrNotExist", name, err)
+			}
+			msg := err.Error()
+			for _, want := range []string{filepath.Join(dir, name), "scp root@srv.example:/etc/knockknock.d/profiles/"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message %q lacks %q", msg, want)
+				}
+			}
+		})
+	}
+	if _, err := LoadProfile(p.Dir, "srv.example"); err != nil {
+		t.Errorf("complete profile: %v", err)
+	}
+}
