@@ -51,4 +51,3 @@ func waitFor(t *testing.T, b *lockedBuffer, substr string, timeout time.Duration
 	}
 	t.Fatalf("%q did not appear within %v; output:\n%s", substr, timeout, b.String())
 }
-
