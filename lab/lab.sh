@@ -94,6 +94,7 @@ run_test() {
 	check "after logrotate of kern.log a knock still opens" chk_logrotate
 	check "kill -9 of kk-firewall: the kernel stops at the deadline, the next start sweeps" chk_kill9
 	check "flood: >= 99/100 knocks open while the attacker floods the knock port" chk_flood
+	check "control: the same flood starves knocks under the seed's global LOG limit" chk_flood_control
 	printf '\nlab: %d passed, %d failed\n' "$LAB_PASSED" "$LAB_FAILED"
 	[ "$LAB_FAILED" -eq 0 ]
 }

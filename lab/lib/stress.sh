@@ -43,13 +43,14 @@ start_flood() {
 	disown $!
 }
 
-# flood_knocks N BASE knocks N times, each for its own port BASE+i, pacing
-# them under the per-source LOG limit, and prints how many opened.
+# flood_knocks N BASE [WAIT] knocks N times, each for its own port BASE+i,
+# pacing them under the per-source LOG limit, and prints how many opened
+# within WAIT seconds (default 3) each.
 flood_knocks() {
-	local n=$1 base=$2 i ok=0 t0
+	local n=$1 base=$2 wait=${3:-3} i ok=0 t0
 	for i in $(seq "$n"); do
 		t0=$(now)
-		knock $((base + i)) >/dev/null 2>&1 && wait_until 3 rule_present "$CLIENT_IP" $((base + i)) && ok=$((ok + 1))
+		knock $((base + i)) >/dev/null 2>&1 && wait_until "$wait" rule_present "$CLIENT_IP" $((base + i)) && ok=$((ok + 1))
 		# At most 8 knocks/s: under knockknock-firewall.sh's 10/s per source.
 		sleep "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { d = 0.125 - (b - a); print (d > 0 ? d : 0) }')"
 	done
@@ -83,4 +84,21 @@ chk_flood() {
 	echo "$ok/100 knocks opened under a flood of $rate SYN/s ($((p1 - p0)) packets in $(ms "$t0" "$t1") ms);" \
 		"kern.log grew $((lines1 - lines0)) lines; kk-monitor CPU $cpu%, rsyslogd CPU $rcpu%"
 	[ "$ok" -ge 99 ] && [ "$rate" -ge 5000 ]
+}
+
+# chk_flood_control: the same flood against the seed's rules, where the knock
+# port is logged only by the global --limit 3/s rule, must starve most knocks.
+# This shows the flood is strong enough for chk_flood to mean something.
+chk_flood_control() {
+	local ok n=10
+	in_ns "$NS_S" iptables -w 5 -F KK_INPUT
+	in_ns "$NS_S" iptables -w 5 -A KK_INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+	in_ns "$NS_S" iptables -w 5 -A KK_INPUT -j KK_REJECTLOG
+	start_flood 60
+	sleep 1
+	ok=$(flood_knocks "$n" 21000 1)
+	stop_pid flood
+	load_firewall
+	echo "with the seed's single global 3/s LOG limit, $ok/$n knocks opened"
+	[ "$ok" -le $((n / 2)) ]
 }
