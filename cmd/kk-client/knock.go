@@ -55,6 +55,8 @@ func parseKnockFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(stdout, knockUsage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
 		return err
 	case err != nil:
 		return usage("%v", err)

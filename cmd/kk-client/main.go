@@ -33,7 +33,7 @@ func main() {
 // run dispatches to the knock or the proxy command.
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "proxy" {
-		return runProxy(args[1:], stderr)
+		return runProxy(args[1:], stdout, stderr)
 	}
 	return runKnock(args, stdout, stderr)
 }

@@ -18,8 +18,8 @@ import (
 )
 
 // runProxy parses the proxy command line and serves until SIGINT or SIGTERM.
-func runProxy(args []string, stderr io.Writer) error {
-	cfg, port, err := parseProxyFlags(args, stderr)
+func runProxy(args []string, stdout, stderr io.Writer) error {
+	cfg, port, err := parseProxyFlags(args, stdout)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func runProxy(args []string, stderr io.Writer) error {
 	return err
 }
 
-func parseProxyFlags(args []string, stderr io.Writer) (proxy.Config, int, error) {
+func parseProxyFlags(args []string, stdout io.Writer) (proxy.Config, int, error) {
 	var cfg proxy.Config
 	fs := flag.NewFlagSet("kk-client proxy", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -60,8 +60,8 @@ func parseProxyFlags(args []string, stderr io.Writer) (proxy.Config, int, error)
 	fs.StringVar(&cfg.ProfilesDir, "dir", "", "profiles directory, one subdirectory per host (default ~/.knockknock)")
 	pos, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stderr, knockUsage)
-		fs.SetOutput(stderr)
+		fmt.Fprint(stdout, knockUsage)
+		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 		return cfg, 0, err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -14,7 +15,7 @@ import (
 const lookupTimeout = 5 * time.Second
 
 // match finds the profile for host. A profile matches when its directory
-// name equals host, or when one of host's addresses is one of the addresses
+// name equals host (ignoring case, as DNS does), or when one of host's addresses is one of the addresses
 // that the directory name resolves to. It returns the profile directory
 // ("" when none matches) and the address to knock and dial. The directory
 // is read on every call, so profiles added while the proxy runs are used.
@@ -24,15 +25,18 @@ func (s *Server) match(ctx context.Context, host string) (dir string, target net
 		return "", netip.Addr{}, nil
 	}
 	addrs := s.lookup(ctx, host)
-	if slices.Contains(names, host) {
+	for _, name := range names {
+		if !strings.EqualFold(name, host) {
+			continue
+		}
 		if len(addrs) == 0 {
 			return "", netip.Addr{}, fmt.Errorf("resolving %s, which has a profile: no address found", host)
 		}
-		return filepath.Join(s.cfg.ProfilesDir, host), preferIPv4(addrs), nil
+		return filepath.Join(s.cfg.ProfilesDir, name), preferIPv4(addrs), nil
 	}
 	for _, name := range names {
 		var shared []netip.Addr
-		for _, a := range s.lookup(ctx, name) {
+		for _, a := range s.names.addrs(ctx, name) {
 			if slices.Contains(addrs, a) {
 				shared = append(shared, a)
 			}

@@ -57,8 +57,9 @@ type Config struct {
 // A Server is a knock-aware SOCKS5 server. Create it with New. It is safe for
 // concurrent use, and serves once.
 type Server struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	names *nameCache // profile names' addresses
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{}
@@ -86,7 +87,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, conns: make(map[net.Conn]struct{})}, nil
+	s := &Server{cfg: cfg, log: cfg.Logger, conns: make(map[net.Conn]struct{})}
+	s.names = newNameCache(s.lookup, time.Now)
+	return s, nil
 }
 
 // Serve accepts SOCKS5 clients on every listener until ctx is done. It then
