@@ -25,6 +25,10 @@ type FileOptions struct {
 // following when the file is rotated by renaming and recreating it, or by
 // copying and truncating it. handle must not keep line after it returns.
 //
+// Following the same path again in the same process should wait a moment
+// after the previous FollowFile returned, since nxadm/tail releases its
+// inotify watch asynchronously.
+//
 // FollowFile returns nil when ctx is done or, with ExitAtEOF, at the end of
 // the file; otherwise it returns the error that stopped it.
 func FollowFile(ctx context.Context, path string, opt FileOptions, handle func(line []byte)) error {
@@ -32,7 +36,10 @@ func FollowFile(ctx context.Context, path string, opt FileOptions, handle func(l
 	if err != nil {
 		return fmt.Errorf("following %s: %w", path, err)
 	}
-	defer t.Cleanup()
+	// No t.Cleanup(): the tail's own watcher goroutine removes its inotify
+	// watch when the tail stops, and removing it twice corrupts nxadm/tail's
+	// shared watch counts, so that a later tail of the same file never
+	// hears of changes.
 	var buf []byte
 	for {
 		select {

@@ -1,0 +1,83 @@
+package monitor
+
+import (
+	"errors"
+	"net/netip"
+
+	"github.com/kk-project/kk/pkg/firewall"
+	"github.com/kk-project/kk/pkg/kernlog"
+	"github.com/kk-project/kk/pkg/knock"
+	"github.com/kk-project/kk/pkg/profile"
+)
+
+// handleKnock verifies a candidate packet and, if it is a fresh knock,
+// records its counter on disk before asking kk-firewall to open the port.
+func (m *Monitor) handleKnock(pkt kernlog.Packet) {
+	m.knockMu.Lock()
+	defer m.knockMu.Unlock()
+	st := m.state.Load()
+	s := st.byPort[pkt.DstPort]
+	if s == nil {
+		return // the profile went away in a reload
+	}
+	f := knock.Fields{ID: pkt.ID, Seq: pkt.Seq, Ack: pkt.Ack, Window: pkt.Window}
+	port, used, ok := s.verifier.Match(f)
+	if !ok {
+		m.refuse(s, pkt.Src, "no counter in the window matches: forged, replayed or too far ahead")
+		return
+	}
+	if err := s.prof.Accept(used); err != nil {
+		if errors.Is(err, profile.ErrReplay) {
+			m.refuse(s, pkt.Src, "counter already used on disk: replayed")
+			m.resync(s)
+			return
+		}
+		m.log.Error("recording the knock counter failed; port not opened",
+			"profile", s.prof.Name, "src", pkt.Src, "port", port, "err", err)
+		return
+	}
+	s.verifier.Advance(uint64(used) + 1)
+	m.accepted.Add(1)
+	m.open(st, s, pkt.Src, port)
+}
+
+// resync moves a verifier up to the counter on disk, which another process
+// may have advanced.
+func (m *Monitor) resync(s *served) {
+	c, err := s.prof.Counter()
+	if err != nil {
+		m.log.Error("reading the knock counter failed", "profile", s.prof.Name, "err", err)
+		return
+	}
+	s.verifier.Advance(c)
+}
+
+// open asks kk-firewall for the opening and logs the outcome; an accepted
+// knock is never dropped silently.
+func (m *Monitor) open(st *state, s *served, src netip.Addr, port uint16) {
+	req := firewall.OpenRequest{IP: src, Port: port, Duration: st.cfg.Delay, Profile: s.prof.Name}
+	op, err := m.openWithRetry(st.cfg.Socket, req)
+	if err != nil {
+		m.failed.Add(1)
+		m.log.Error("knock accepted but kk-firewall did not open the port",
+			"profile", s.prof.Name, "src", src, "port", port, "socket", st.cfg.Socket, "err", err)
+		return
+	}
+	m.opened.Add(1)
+	m.log.Info("knock accepted", "profile", s.prof.Name, "src", src, "port", port,
+		"deadline", op.Deadline.UTC().Format("2006-01-02T15:04:05Z07:00"))
+}
+
+// refuse counts a refused knock and logs it at most once per second per
+// profile, with the number of refusals not logged since the last line.
+func (m *Monitor) refuse(s *served, src netip.Addr, why string) {
+	m.refused.Add(1)
+	l := m.limiters[s.prof.Name]
+	if l == nil {
+		l = &suppressor{}
+		m.limiters[s.prof.Name] = l
+	}
+	if suppressed, ok := l.allow(m.opts.Now()); ok {
+		m.log.Warn("knock refused", "profile", s.prof.Name, "src", src, "reason", why, "suppressed", suppressed)
+	}
+}

@@ -1,0 +1,205 @@
+// Package monitor is kk-monitor's daemon: it follows the kernel log, verifies
+// knocks against the profiles, records each accepted counter on disk and then
+// asks kk-firewall, through a firewall.Manager, to open the requested port for
+// the sender.
+//
+// The monitor holds no privileges. It reloads its configuration and profiles
+// on demand (kk-monitor calls Reload on SIGHUP) without losing its place in
+// the log.
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kk-project/kk/pkg/config"
+	"github.com/kk-project/kk/pkg/firewall"
+	"github.com/kk-project/kk/pkg/fwrpc"
+	"github.com/kk-project/kk/pkg/kernlog"
+)
+
+// Options configure a Monitor. Empty override fields leave the configuration
+// file's value in place.
+type Options struct {
+	ConfigPath  string // the configuration file; "" means config.DefaultPath
+	ProfilesDir string // "" means config.DefaultProfilesDir
+	LogFile     string // overrides log_file and forces log_source = file
+	Socket      string // overrides socket
+	AllowRoot   bool   // permit running as uid 0
+
+	FromStart bool // read the log file from its start, not its end
+	ExitAtEOF bool // stop at the end of the log file (replays)
+
+	// JournalctlArgs replaces kernlog.JournalctlArgs when log_source is
+	// journald; tests point it at a journal file.
+	JournalctlArgs []string
+	// Dial connects to kk-firewall; nil means fwrpc.Dial. It is called again
+	// when the helper is unreachable, so a restarted helper is found quickly.
+	Dial func(socket string) (firewall.Manager, error)
+	// RetryFor bounds how long an unreachable helper is retried per knock;
+	// zero means 5 s.
+	RetryFor time.Duration
+	Logger   *slog.Logger     // nil means slog.Default()
+	Now      func() time.Time // nil means time.Now
+}
+
+// Stats count what the monitor has seen. They are read with Monitor.Stats.
+type Stats struct {
+	Lines    uint64 // log lines read
+	Accepted uint64 // knocks verified and recorded
+	Opened   uint64 // openings kk-firewall confirmed
+	Refused  uint64 // knocks to a knock port that did not verify
+	Failed   uint64 // accepted knocks kk-firewall could not open
+}
+
+// A Monitor watches the kernel log for knocks. Create it with New; its
+// methods are safe for concurrent use.
+type Monitor struct {
+	opts  Options
+	log   *slog.Logger
+	state atomic.Pointer[state]
+
+	knockMu  sync.Mutex             // serialises knock handling with state swaps
+	limiters map[string]*suppressor // per profile, guarded by knockMu
+	restart  chan struct{}          // a reload changed the log source
+	reloadMu sync.Mutex             // one reload at a time
+
+	fw firewall.Manager // guarded by knockMu; nil until first use
+
+	lines, accepted, opened, refused, failed atomic.Uint64
+}
+
+// New checks the privileges, loads the configuration and profiles and
+// connects to kk-firewall lazily. Profiles that fail to load are logged and
+// skipped; only an unusable configuration is an error.
+func New(opts Options) (*Monitor, error) {
+	if os.Geteuid() == 0 && !opts.AllowRoot {
+		return nil, errors.New("refusing to run as root: kk-monitor needs no privileges and reads untrusted log lines; " +
+			"run it as the knockknock user (the systemd unit does), or pass --allow-root for a test")
+	}
+	opts = withDefaults(opts)
+	m := &Monitor{opts: opts, log: opts.Logger, limiters: map[string]*suppressor{}, restart: make(chan struct{}, 1)}
+	st, err := m.loadState(nil)
+	if err != nil {
+		return nil, err
+	}
+	m.state.Store(st)
+	return m, nil
+}
+
+func withDefaults(o Options) Options {
+	if o.ConfigPath == "" {
+		o.ConfigPath = config.DefaultPath
+	}
+	if o.ProfilesDir == "" {
+		o.ProfilesDir = config.DefaultProfilesDir
+	}
+	if o.Dial == nil {
+		o.Dial = func(socket string) (firewall.Manager, error) { return fwrpc.Dial(socket) }
+	}
+	if o.RetryFor == 0 {
+		o.RetryFor = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Stats returns the counts so far.
+func (m *Monitor) Stats() Stats {
+	return Stats{m.lines.Load(), m.accepted.Load(), m.opened.Load(), m.refused.Load(), m.failed.Load()}
+}
+
+// Run follows the log until ctx is done and returns nil, or, with ExitAtEOF,
+// until the end of the log file. If following fails (journalctl exits, the
+// file cannot be read) it logs why and starts again after a pause.
+func (m *Monitor) Run(ctx context.Context) error {
+	defer m.closeFirewall()
+	for {
+		st := m.state.Load()
+		err := m.follow(ctx, st)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case m.opts.ExitAtEOF:
+			return err
+		case errors.Is(err, errRestart):
+			continue
+		}
+		m.log.Error("following the kernel log failed; retrying in 1s", "source", st.source(), "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+var errRestart = errors.New("log source changed")
+
+// follow reads the state's log source until ctx is done, the source fails or
+// a reload changes the source.
+func (m *Monitor) follow(ctx context.Context, st *state) error {
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	restarted := make(chan struct{})
+	go func() {
+		select {
+		case <-m.restart:
+			close(restarted)
+			cancel()
+		case <-fctx.Done():
+		}
+	}()
+	var err error
+	if st.cfg.LogSource == config.SourceJournald {
+		err = kernlog.FollowJournal(fctx, m.journalArgs(), m.handleJournal)
+	} else {
+		opt := kernlog.FileOptions{FromStart: m.opts.FromStart, ExitAtEOF: m.opts.ExitAtEOF}
+		err = kernlog.FollowFile(fctx, st.cfg.LogFile, opt, m.handleSyslog)
+	}
+	select {
+	case <-restarted:
+		return errRestart
+	default:
+	}
+	if err == nil && ctx.Err() == nil && !m.opts.ExitAtEOF {
+		err = fmt.Errorf("%s stopped", st.source())
+	}
+	return err
+}
+
+func (m *Monitor) journalArgs() []string {
+	if len(m.opts.JournalctlArgs) > 0 {
+		return m.opts.JournalctlArgs
+	}
+	return kernlog.JournalctlArgs
+}
+
+// handleSyslog handles one line of a syslog file.
+func (m *Monitor) handleSyslog(line []byte) {
+	m.lines.Add(1)
+	st := m.state.Load()
+	if pkt, v := st.parser.ParseSyslog(line); v == kernlog.Knock {
+		m.handleKnock(pkt)
+	}
+}
+
+// handleJournal handles one JSON entry from journalctl.
+func (m *Monitor) handleJournal(line []byte) {
+	m.lines.Add(1)
+	st := m.state.Load()
+	if pkt, v := st.parser.ParseJournalJSON(line); v == kernlog.Knock {
+		m.handleKnock(pkt)
+	}
+}

@@ -1,0 +1,140 @@
+package monitor
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/kk-project/kk/pkg/config"
+	"github.com/kk-project/kk/pkg/kernlog"
+	"github.com/kk-project/kk/pkg/knock"
+	"github.com/kk-project/kk/pkg/profile"
+)
+
+// A state is one loaded configuration with its profiles. It is replaced
+// whole on reload and never changed, except that its verifiers advance while
+// the monitor holds knockMu.
+type state struct {
+	cfg    config.Config
+	parser *kernlog.Parser
+	byPort map[uint16]*served
+}
+
+// A served profile is one the monitor currently accepts knocks for.
+type served struct {
+	prof     *profile.Profile
+	verifier *knock.Verifier
+	counter  uint64 // the on-disk counter when loaded
+}
+
+// source describes where the state's log comes from, for messages and to
+// tell whether a reload must restart the follower.
+func (st *state) source() string {
+	if st.cfg.LogSource == config.SourceJournald {
+		return "journald"
+	}
+	return st.cfg.LogFile
+}
+
+// loadState reads the configuration and the profiles. Verifiers of prev are
+// reused for unchanged profiles, since building one costs tens of ms.
+func (m *Monitor) loadState(prev *state) (*state, error) {
+	cfg, err := m.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	st := &state{cfg: cfg, byPort: map[uint16]*served{}}
+	profiles, errs := profile.LoadAll(m.opts.ProfilesDir)
+	for _, err := range errs {
+		m.log.Error("profile not served", "err", err)
+	}
+	var ports []uint16
+	var names []string
+	for _, p := range profiles {
+		s, err := newServed(p, cfg.ErrorWindow, prev)
+		if err != nil {
+			m.log.Error("profile not served", "profile", p.Name, "err", err)
+			continue
+		}
+		st.byPort[p.KnockPort] = s
+		ports = append(ports, p.KnockPort)
+		names = append(names, fmt.Sprintf("%s:%d", p.Name, p.KnockPort))
+	}
+	sort.Strings(names)
+	st.parser = kernlog.NewParser(cfg.LogPrefix, ports)
+	if len(st.byPort) == 0 {
+		m.log.Warn("no valid profile: knocks are ignored until a reload (SIGHUP) finds one",
+			"profiles", m.opts.ProfilesDir)
+	}
+	m.log.Info("configuration loaded", "config", m.opts.ConfigPath, "profiles", names,
+		"log", st.source(), "prefix", cfg.LogPrefix, "socket", cfg.Socket, "delay", cfg.Delay)
+	return st, nil
+}
+
+// loadConfig reads the configuration file and applies the overrides.
+func (m *Monitor) loadConfig() (config.Config, error) {
+	cfg, found, err := config.Load(m.opts.ConfigPath)
+	if err != nil {
+		return cfg, err
+	}
+	if !found {
+		m.log.Info("no configuration file; using defaults", "config", m.opts.ConfigPath)
+	}
+	if m.opts.LogFile != "" {
+		cfg.LogSource, cfg.LogFile = config.SourceFile, m.opts.LogFile
+	}
+	if m.opts.Socket != "" {
+		cfg.Socket = m.opts.Socket
+	}
+	return cfg, nil
+}
+
+// newServed prepares a profile for verification, reusing prev's verifier if
+// the profile's keys, port and window are unchanged.
+func newServed(p *profile.Profile, window int, prev *state) (*served, error) {
+	counter, err := p.Counter()
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil {
+		if old := prev.byPort[p.KnockPort]; old != nil && old.prof.Dir == p.Dir &&
+			old.prof.Keys == p.Keys && old.verifier.Window() == window {
+			return &served{prof: p, verifier: old.verifier, counter: counter}, nil
+		}
+	}
+	v, err := knock.NewVerifier(&p.Keys, counter, window)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", p.Dir, err)
+	}
+	return &served{prof: p, verifier: v, counter: counter}, nil
+}
+
+// Reload rereads the configuration and the profiles. Added profiles are
+// served from now on, removed ones no longer; counters are taken from disk.
+// If the configuration cannot be read, the previous one stays in force and
+// the error is returned. A changed log source is followed from its end.
+func (m *Monitor) Reload() error {
+	m.reloadMu.Lock()
+	defer m.reloadMu.Unlock()
+	old := m.state.Load()
+	st, err := m.loadState(old)
+	if err != nil {
+		m.log.Error("reload failed; keeping the previous configuration", "err", err)
+		return fmt.Errorf("reloading: %w", err)
+	}
+	m.knockMu.Lock()
+	for _, s := range st.byPort {
+		s.verifier.Advance(s.counter)
+	}
+	m.state.Store(st)
+	if st.cfg.Socket != old.cfg.Socket {
+		m.dropFirewall()
+	}
+	m.knockMu.Unlock()
+	if st.source() != old.source() {
+		select {
+		case m.restart <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
