@@ -45,7 +45,7 @@ func kkClient(t testing.TB) string {
 		if err != nil {
 			goBin = "/usr/local/go/bin/go"
 		}
-		out, err := exec.Command(goBin, "build", "-o", builtBin, ".").CombinedOutput()
+		out, err := exec.Command(goBin, "build", "-buildvcs=false", "-o", builtBin, ".").CombinedOutput()
 		if err != nil {
 			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))
 		}
