@@ -1,0 +1,99 @@
+// Command kk-monitor is kk's unprivileged knock watcher. It follows the kernel
+// log (a file such as /var/log/kern.log, or the journal), verifies knocks
+// against the profiles in /etc/knockknock.d/profiles and asks kk-firewall to
+// open the requested ports.
+//
+// Usage:
+//
+//	kk-monitor [run] [flags]                        follow the log (default)
+//	kk-monitor genprofile [--profiles DIR] <knockPort> <profileName>
+//	kk-monitor firewall-rules [--profiles DIR] [--config FILE] [--iptables]
+//
+// SIGHUP reloads the configuration and the profiles; SIGINT and SIGTERM stop.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/kk-project/kk/pkg/config"
+)
+
+const usage = `usage:
+  kk-monitor [run] [--config FILE] [--profiles DIR] [--log FILE] [--socket PATH] [--allow-root]
+             [--from-start] [--exit-at-eof]
+  kk-monitor genprofile [--profiles DIR] <knockPort> <profileName>
+  kk-monitor firewall-rules [--profiles DIR] [--config FILE] [--iptables] [--rate N] [--burst N]
+`
+
+// errUsage marks a command line error; main prints the usage after it.
+var errUsage = errors.New("bad command line")
+
+func main() {
+	err := run(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return // the flag set printed the usage
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kk-monitor:", err)
+		if errors.Is(err, errUsage) {
+			fmt.Fprint(os.Stderr, usage)
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// run dispatches to the subcommand named by args[0], defaulting to run.
+func run(args []string) error {
+	cmd := "run"
+	if len(args) > 0 && (args[0] == "run" || args[0] == "genprofile" || args[0] == "firewall-rules") {
+		cmd, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("kk-monitor "+cmd, flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage, "\nflags:\n"); fs.PrintDefaults() }
+	var f flags
+	f.register(fs, cmd)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch cmd {
+	case "genprofile":
+		return runGenprofile(f, fs.Args())
+	case "firewall-rules":
+		return runFirewallRules(f, fs.Args())
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return runDaemon(f)
+}
+
+// flags holds every subcommand's flags.
+type flags struct {
+	config, profiles, log, socket   string
+	allowRoot, fromStart, exitAtEOF bool
+	iptables                        bool
+	rate, burst                     int
+}
+
+func (f *flags) register(fs *flag.FlagSet, cmd string) {
+	fs.StringVar(&f.profiles, "profiles", config.DefaultProfilesDir, "profiles directory")
+	if cmd == "genprofile" {
+		return
+	}
+	fs.StringVar(&f.config, "config", config.DefaultPath, "configuration file (INI, [main] section)")
+	if cmd == "firewall-rules" {
+		fs.BoolVar(&f.iptables, "iptables", false, "print the iptables commands for the knock ports instead of the port list")
+		fs.IntVar(&f.rate, "rate", 10, "per-source LOG rate for knock ports, packets/s (as knockknock-firewall.sh -r)")
+		fs.IntVar(&f.burst, "burst", 20, "per-source LOG burst for knock ports (as knockknock-firewall.sh -b)")
+		return
+	}
+	fs.StringVar(&f.log, "log", "", "kernel log file to follow (overrides log_source and log_file)")
+	fs.StringVar(&f.socket, "socket", "", "kk-firewall's unix socket (overrides socket)")
+	fs.BoolVar(&f.allowRoot, "allow-root", false, "run even as root (kk-monitor needs no privileges)")
+	fs.BoolVar(&f.fromStart, "from-start", false, "read the log file from its start, not its end (replays)")
+	fs.BoolVar(&f.exitAtEOF, "exit-at-eof", false, "exit at the end of the log file and print a summary (replays)")
+}
