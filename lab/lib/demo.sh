@@ -2,7 +2,8 @@
 
 # show_new FILE FROM [PATTERN] prints lines of FILE after line FROM (matching PATTERN).
 show_new() {
-	tail -n +$(($2 + 1)) "$1" | grep -E -- "${3:-.}" | tail -3 | cut -c1-220 | sed 's/^/   | /'
+	tail -n +$(($2 + 1)) "$1" | grep -E -- "${3:-.}" | tail -3 |
+		sed -E 's/ MAC=[^ ]+//; s/ (TOS|PREC|TTL|RES|URGP)=[^ ]+//g' | cut -c1-240 | sed 's/^/   | /' || true
 }
 
 demo_build() {
@@ -63,7 +64,7 @@ demo_knock() {
 	info "kk-firewall:"
 	show_new "$T/log/kk-firewall.log" "$ffrom"
 	info "the rule kk-firewall added (one NEW connection, kernel-enforced deadline):"
-	in_ns "$NS_S" iptables -S KNOCKKNOCK | grep -- '-s ' | sed 's/^/   | /'
+	in_ns "$NS_S" iptables -S KNOCKKNOCK | grep -- '-s ' | sed 's/^/   | /' || true
 	check "kk-firewall was socket-activated" chk_activated
 	check "kk-monitor runs unprivileged" chk_monitor_unprivileged
 }
