@@ -48,7 +48,7 @@ func TestCounterSharedByCLIAndProxy(t *testing.T) {
 	}
 	capture := startCapture(t, ns, uint16(knockPort))
 	target := listenInNetns(t, ns)
-	proxyAddr, logs := startProxyBinary(t, ns, profiles)
+	proxyAddr, logs := startProxyBinary(t, ns, profiles, "--wait", "1ms")
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*workers)
@@ -181,13 +181,14 @@ func listenInNetns(t *testing.T, ns *nstest.NS) *net.TCPAddr {
 
 var listening = regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
 
-// startProxyBinary runs `kk-client proxy 0` in ns and returns its address.
+// startProxyBinary runs `kk-client proxy 0 --dir profiles flags...` in ns and returns its address.
 // Cleanup stops it with SIGTERM and checks that it exits cleanly.
-func startProxyBinary(t *testing.T, ns *nstest.NS, profiles string) (string, *lockedBuffer) {
+func startProxyBinary(t *testing.T, ns *nstest.NS, profiles string, flags ...string) (string, *lockedBuffer) {
 	t.Helper()
 	logs := &lockedBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	cmd := ns.Command(ctx, kkClient(t), "proxy", "0", "--dir", profiles, "--wait", "1ms")
+	args := append([]string{kkClient(t), "proxy", "0", "--dir", profiles}, flags...)
+	cmd := ns.Command(ctx, args...)
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -96,10 +97,25 @@ func checkLogLine(t *testing.T, line string, want knock.Fields, knockPort int) {
 // the request: port 22 with the counter the client used.
 func checkVerifies(t *testing.T, line string, k *knock.Keys, from uint64, used uint32, port uint16) {
 	t.Helper()
-	var f knock.Fields
+	f, _ := parseLogLine(line)
+	v, err := knock.NewVerifier(k, from, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotPort, gotUsed, ok := v.Match(f)
+	if !ok || gotPort != port || gotUsed != used {
+		t.Errorf("verifier on the logged fields: port %d counter %d ok %v, want port %d counter %d", gotPort, gotUsed, ok, port, used)
+	}
+}
+
+// parseLogLine returns the knock fields and the source address in a kernel
+// LOG line.
+func parseLogLine(line string) (f knock.Fields, src string) {
 	for _, m := range logField.FindAllStringSubmatch(line, -1) {
 		n, _ := strconv.ParseUint(m[2], 10, 32)
 		switch m[1] {
+		case "SRC":
+			src = m[2]
 		case "ID":
 			f.ID = uint16(n)
 		case "SEQ":
@@ -110,14 +126,7 @@ func checkVerifies(t *testing.T, line string, k *knock.Keys, from uint64, used u
 			f.Window = uint16(n)
 		}
 	}
-	v, err := knock.NewVerifier(k, from, 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotPort, gotUsed, ok := v.Match(f)
-	if !ok || gotPort != port || gotUsed != used {
-		t.Errorf("verifier on the logged fields: port %d counter %d ok %v, want port %d counter %d", gotPort, gotUsed, ok, port, used)
-	}
+	return f, src
 }
 
 // enableNetnsLogging lets LOG rules in other namespaces reach the kernel
@@ -154,10 +163,27 @@ func openKmsg(t *testing.T) *kmsgReader {
 // them or timeout passes.
 func (k *kmsgReader) collect(t *testing.T, substr string, n int, timeout time.Duration) []string {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	var found []string
+	for len(found) < n {
+		rec, err := k.next(ctx, substr)
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		found = append(found, rec)
+	}
+	return found
+}
+
+// next returns the next record containing substr, waiting for it until ctx
+// is done.
+func (k *kmsgReader) next(ctx context.Context, substr string) (string, error) {
 	buf := make([]byte, 8192)
-	deadline := time.Now().Add(timeout)
-	for len(found) < n && time.Now().Before(deadline) {
+	for ctx.Err() == nil {
 		m, err := unix.Read(k.fd, buf)
 		switch {
 		case errors.Is(err, unix.EAGAIN):
@@ -165,12 +191,12 @@ func (k *kmsgReader) collect(t *testing.T, substr string, n int, timeout time.Du
 		case errors.Is(err, unix.EPIPE):
 			// Records were overwritten before we read them; go on.
 		case err != nil:
-			t.Fatalf("reading /dev/kmsg: %v", err)
+			return "", fmt.Errorf("reading /dev/kmsg: %w", err)
 		case strings.Contains(string(buf[:m]), substr):
-			found = append(found, string(buf[:m]))
+			return string(buf[:m]), nil
 		}
 	}
-	return found
+	return "", ctx.Err()
 }
 
 func randHex(n int) string {
