@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -44,9 +45,9 @@ func TestMain(m *testing.M) {
 // A setup is a temporary profiles directory, kern.log and config, with a
 // firewall.Fake served by the real fwrpc server on a unix socket.
 type setup struct {
-	t                                   *testing.T
+	t                                    *testing.T
 	dir, profiles, logPath, config, sock string
-	fake                                *firewall.Fake
+	fake                                 *firewall.Fake
 }
 
 func newSetup(t *testing.T) *setup {
@@ -59,7 +60,7 @@ func newSetup(t *testing.T) *setup {
 	must(t, os.WriteFile(s.logPath, nil, 0o644))
 	lis, err := net.Listen("unix", s.sock)
 	must(t, err)
-	srv := fwrpc.NewServer(s.fake, fwrpc.AllowUIDs(uint32(os.Geteuid())))
+	srv := fwrpc.NewServer(s.fake, fwrpc.AllowUIDs(uint32(os.Geteuid())), fwrpc.WithLogger(slog.New(slog.DiscardHandler)))
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	return s

@@ -115,7 +115,7 @@ func (h *harness) startHelper() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.srv = fwrpc.NewServer(h.fake, fwrpc.AllowUIDs(uint32(os.Geteuid())))
+	h.srv = fwrpc.NewServer(h.fake, fwrpc.AllowUIDs(uint32(os.Geteuid())), fwrpc.WithLogger(slog.New(slog.DiscardHandler)))
 	go h.srv.Serve(lis)
 	h.t.Cleanup(h.stopHelper)
 }
