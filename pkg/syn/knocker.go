@@ -28,60 +28,47 @@ type Knocker struct {
 
 // Knock asks the server host, through the profile in profileDir, to open
 // port for this machine. It sends exactly one SYN to the profile's knock
-// port. The profile's counter is advanced and persisted before the packet
-// leaves, so a crash never reuses a counter.
+// port. Everything that can fail without spending a counter (profile, name
+// resolution, capability, route) is checked first; the counter is then
+// advanced and persisted before the packet leaves, so a crash never reuses
+// a counter.
 func (k *Knocker) Knock(ctx context.Context, host, profileDir string, port uint16) error {
-	_, err := k.Send(ctx, host, profileDir, port)
-	return err
-}
-
-// A Sent describes a knock that left the machine.
-type Sent struct {
-	Packet  Packet
-	Counter uint32 // the counter the knock was sealed with
-}
-
-// Send is Knock, reporting what was sent. Everything that can fail without
-// spending a counter (profile, name resolution, capability, route) is
-// checked before the counter is taken.
-func (k *Knocker) Send(ctx context.Context, host, profileDir string, port uint16) (Sent, error) {
 	if port == 0 {
-		return Sent{}, fmt.Errorf("knocking %s: %w", host, ErrPort)
+		return fmt.Errorf("knocking %s: %w", host, ErrPort)
 	}
 	p, err := LoadProfile(profileDir, host)
 	if err != nil {
-		return Sent{}, err
+		return err
 	}
 	dst, err := ResolveIPv4(ctx, k.Resolver, host)
 	if err != nil {
-		return Sent{}, err
+		return err
 	}
 	raw, err := OpenRaw()
 	if err != nil {
-		return Sent{}, err
+		return err
 	}
 	defer raw.Close()
 	src, err := SourceFor(dst)
 	if err != nil {
-		return Sent{}, err
+		return err
 	}
 	return send(raw, p, Packet{Src: src, Dst: dst, SrcPort: EphemeralPort(), DstPort: p.KnockPort}, port)
 }
 
-func send(raw *RawConn, p *profile.Profile, pkt Packet, port uint16) (Sent, error) {
-	f, used, err := p.NextKnock(port)
+// send seals the knock for port with the profile's next counter into pkt
+// and sends it.
+func send(raw *RawConn, p *profile.Profile, pkt Packet, port uint16) error {
+	f, _, err := p.NextKnock(port)
 	if err != nil {
-		return Sent{}, fmt.Errorf("taking the next counter from profile %s: %w", p.Dir, err)
+		return fmt.Errorf("taking the next counter from profile %s: %w", p.Dir, err)
 	}
 	pkt.Fields = f
 	b, err := pkt.Append(make([]byte, 0, Len))
 	if err != nil {
-		return Sent{}, err
+		return err
 	}
-	if err := raw.Send(b, pkt.Dst); err != nil {
-		return Sent{}, err
-	}
-	return Sent{Packet: pkt, Counter: used}, nil
+	return raw.Send(b, pkt.Dst)
 }
 
 // ResolveIPv4 returns the first IPv4 address of host, which may be a name or
