@@ -38,7 +38,9 @@ func binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "kk-firewall")
-		out, err := exec.Command(goTool(), "build", "-o", binPath, ".").CombinedOutput()
+		build := exec.Command(goTool(), "build", "-o", binPath, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0") // static: no libc mapped, ~1.5 MB less RSS
+		out, err := build.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -237,7 +239,11 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// goTool returns the go command of the toolchain running the tests.
+// goTool returns the go command: the one on PATH, else Debian's
+// /usr/local/go install.
 func goTool() string {
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "/usr/local/go/bin/go"
 }

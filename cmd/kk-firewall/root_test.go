@@ -222,4 +222,3 @@ func TestCleanupRemovesChainAndJump(t *testing.T) {
 		}
 	}
 }
-
