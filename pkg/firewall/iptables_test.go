@@ -175,3 +175,22 @@ func TestCleanupRemovesChainAndJump(t *testing.T) {
 		t.Fatalf("after cleanup: chain exists %v, INPUT %q", ok, r.v4.dump("INPUT"))
 	}
 }
+
+func TestConcurrentOpens(t *testing.T) {
+	r := newRig(t, Policy{})
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ip := netip.AddrFrom4([4]byte{192, 0, 2, byte(i % 20)}) // each address twice
+			if _, err := r.m.Open(context.Background(), OpenRequest{IP: ip, Port: 22, Duration: time.Duration(1+i%3) * time.Second}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := len(r.v4.dump(Chain)) - 1; got != 20 || r.m.Pending() != 20 {
+		t.Fatalf("%d rules, %d pending after 40 opens of 20 addresses; want 20", got, r.m.Pending())
+	}
+}
