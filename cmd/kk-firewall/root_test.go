@@ -43,15 +43,25 @@ func TestOpenAdmitsOnlyThatAddressUntilDeadline(t *testing.T) {
 		t.Fatal("connection admitted before any opening; the lab's DROP rule does not work")
 	}
 	c := h.client(t)
-	o := open(t, c, l.allowed, l.port, 3*time.Second)
+	o := open(t, c, l.allowed, l.port, 7*time.Second)
 	if got, want := chain(t, l.srv, "iptables"), []string{wantRule(l.allowed, l.port, o.Deadline, "lab")}; !slices.Equal(got, want) {
 		t.Fatalf("chain after Open:\n%q\nwant\n%q", got, want)
+	}
+	// Each failed attempt takes 2 s; all happen well before the deadline.
+	if !connects(t, l.cli, l.allowed, l.dst) {
+		t.Fatal("connection from the allowed address was refused")
+	}
+	if connects(t, l.cli, l.allowed, l.dst) {
+		t.Error("a second new connection was admitted; the limit match should admit one")
 	}
 	if connects(t, l.cli, l.other, l.dst) {
 		t.Error("connection from another address was admitted")
 	}
-	if !connects(t, l.cli, l.allowed, l.dst) {
-		t.Fatal("connection from the allowed address was refused")
+	if time.Now().After(o.Deadline) {
+		t.Fatalf("machine too slow: checks ran past the deadline %v", o.Deadline)
+	}
+	if input := strings.Split(l.srv.Run(t, "iptables", "-S", "INPUT"), "\n"); len(input) < 2 || input[1] != "-A INPUT -j KNOCKKNOCK" {
+		t.Errorf("INPUT does not jump to KNOCKKNOCK at position 1:\n%s", strings.Join(input, "\n"))
 	}
 	waitFor(t, time.Until(o.Deadline)+5*time.Second, "rule removal", func() bool { return len(chain(t, l.srv, "iptables")) == 0 })
 	t.Logf("rule removed %v after its deadline", time.Since(o.Deadline))
@@ -144,9 +154,10 @@ func TestKill9LeavesRulesThatStopMatchingAndRestartSweeps(t *testing.T) {
 	if connects(t, l.cli, l.other, l.dst) {
 		t.Fatal("after the deadline the kernel still matched the rule of a dead helper")
 	}
+	l.srv.Run(t, "iptables", "-A", "KNOCKKNOCK", "-s", "10.77.0.9", "-j", "ACCEPT") // not parseable as kk's
 	startHelper(t, l.srv, sock)
 	if got := chain(t, l.srv, "iptables"); len(got) != 0 {
-		t.Fatalf("restarted helper left expired rules %q (deadlines %v, %v)", got, a.Deadline, b.Deadline)
+		t.Fatalf("restarted helper left expired or unparseable rules %q (deadlines %v, %v)", got, a.Deadline, b.Deadline)
 	}
 }
 
