@@ -47,8 +47,17 @@ die() {
 	exit 1
 }
 
-# profile_ports prints the knock_port of every profile under $PROFILES.
+# profile_ports prints the knock ports of the profiles under $PROFILES,
+# comma separated. kk-monitor firewall-rules reads them as the monitor does
+# (skipping broken profiles, refusing duplicate ports); without kk-monitor
+# the knock_port lines are read directly.
 profile_ports() {
+	mon=$(command -v kk-monitor || true)
+	[ -n "$mon" ] || [ ! -x "$(dirname "$0")/../bin/kk-monitor" ] || mon="$(dirname "$0")/../bin/kk-monitor"
+	if [ -n "$mon" ]; then
+		"$mon" firewall-rules --profiles "$PROFILES" || true
+		return
+	fi
 	for cfg in "$PROFILES"/*/config; do
 		[ -r "$cfg" ] || continue
 		sed -n 's/^[[:space:]]*knock_port[[:space:]]*[=:][[:space:]]*\([0-9][0-9]*\).*/\1/p' "$cfg"

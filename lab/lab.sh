@@ -67,10 +67,10 @@ bring_up() {
 	setup_namespaces
 	enable_netns_logging
 	start_service
+	make_profile
 	load_firewall
 	start_rsyslog
 	write_config
-	make_profile
 	start_firewall
 	start_monitor
 }

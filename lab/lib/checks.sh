@@ -102,6 +102,8 @@ $T/log/kern.log {
 	endscript
 }
 EOF
+	# A knock must not be judged by an earlier opening still in the chain.
+	wait_until $((DELAY + 3)) rule_absent "$CLIENT_IP" "$SERVICE_PORT" || { echo "an earlier opening never expired"; return 1; }
 	timeout 20 logrotate -f -s "$T/logrotate.state" "$T/logrotate.conf" || { echo "logrotate failed"; return 1; }
 	[ -f "$T/log/kern.log.1" ] || { echo "logrotate did not rotate"; return 1; }
 	sleep 0.5

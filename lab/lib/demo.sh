@@ -19,10 +19,14 @@ demo_build() {
 	start_service
 	info "a small HTTP service listens on the server's port $SERVICE_PORT: the port we want to protect"
 
-	step "2. Load the server firewall (firewall/knockknock-firewall.sh)"
-	explain "The server rejects every new connection and logs it to the kernel log, with the TCP" \
-		"sequence numbers. Port $KNOCK_PORT is the knock port: it has its own LOG rule, limited per" \
-		"source address, so a flood from one address cannot drown anybody else's knocks."
+	step "2. Create a profile and load the server firewall (firewall/knockknock-firewall.sh)"
+	explain "A profile holds two keys, a counter and a knock port. The server keeps it; the client" \
+		"gets a copy, as with scp. The firewall rejects every new connection and logs it to the" \
+		"kernel log with the TCP sequence numbers. The profile's knock port, $KNOCK_PORT, gets its" \
+		"own LOG rule, limited per source address, so a flood from one address cannot drown anybody" \
+		"else's knocks."
+	make_profile
+	info "\$ kk-monitor genprofile $KNOCK_PORT lab   (then copied to the client's ~/.knockknock/$SERVER_IP/)"
 	load_firewall
 	in_ns "$NS_S" iptables -S KK_INPUT | sed 's/^/   | /'
 
@@ -34,8 +38,6 @@ demo_build() {
 		"gRPC, to open ports."
 	start_rsyslog
 	write_config
-	make_profile
-	info "profile 'lab' (knock port $KNOCK_PORT) made with kk-monitor genprofile, copied to the client's ~/.knockknock/$SERVER_IP/"
 	start_firewall
 	start_monitor
 	info "kern.log: $T/log/kern.log    socket: $SOCK"

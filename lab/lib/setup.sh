@@ -136,9 +136,10 @@ EOF
 		die "the lab service did not start on port $SERVICE_PORT: $(cat "$T/log/service.log")"
 }
 
-# load_firewall loads the shipped rules inside the server namespace.
+# load_firewall loads the shipped rules inside the server namespace. The
+# script learns the knock ports from the profiles (kk-monitor firewall-rules).
 load_firewall() {
-	in_ns "$NS_S" sh "$TOP/firewall/knockknock-firewall.sh" -4 -k "$KNOCK_PORT" start
+	in_ns "$NS_S" env PATH="$BIN:$PATH" sh "$TOP/firewall/knockknock-firewall.sh" -4 -d "$T/etc/profiles" start
 }
 
 # setup_user creates the unprivileged lab user if missing, in the adm group

@@ -11,6 +11,7 @@ rule_deadline() {
 # alive, and the next start must sweep the stale rule.
 chk_kill9() {
 	local deadline stop_at
+	wait_until $((DELAY + 3)) rule_absent "$CLIENT_IP" "$SERVICE_PORT" || { echo "an earlier opening never expired"; return 1; }
 	knock "$SERVICE_PORT" >/dev/null || { echo "kk-client failed"; return 1; }
 	wait_until 5 rule_present "$CLIENT_IP" "$SERVICE_PORT" || { echo "no rule within 5 s"; return 1; }
 	deadline=$(rule_deadline "$CLIENT_IP" "$SERVICE_PORT")
