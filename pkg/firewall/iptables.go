@@ -48,7 +48,8 @@ type IPTables struct {
 	policy Policy
 	log    *slog.Logger
 	now    func() time.Time
-	fams   map[bool]iptabler // keyed by "is IPv6"
+	fams   map[bool]iptabler // keyed by "is IPv6"; IPv6 may be missing
+	v6err  error             // why IPv6 is missing
 
 	mu       sync.Mutex
 	openings map[key]Opening
@@ -67,14 +68,19 @@ var _ Manager = (*IPTables)(nil)
 // ip6tables filter tables, then sweeps Chain: expired rules and rules it
 // cannot parse are deleted, the rest are scheduled for removal at their
 // deadline. Call Close when done.
+//
+// IPv4 is required. If ip6tables is missing or fails, the manager logs why
+// and serves IPv4 only; IPv6 requests then fail with that reason.
 func NewIPTables(cfg Config) (*IPTables, error) {
 	v4, err := iptables.NewWithProtocol(iptables.ProtocolIPv4)
 	if err != nil {
 		return nil, fmt.Errorf("finding iptables (install the iptables package): %w", err)
 	}
-	v6, err := iptables.NewWithProtocol(iptables.ProtocolIPv6)
-	if err != nil {
-		return nil, fmt.Errorf("finding ip6tables (install the iptables package): %w", err)
+	var v6 iptabler
+	if ipt, err := iptables.NewWithProtocol(iptables.ProtocolIPv6); err == nil {
+		v6 = ipt
+	} else {
+		v6 = brokenIPT{fmt.Errorf("finding ip6tables (install the iptables package): %w", err)}
 	}
 	return newIPTables(v4, v6, cfg)
 }
@@ -95,13 +101,24 @@ func newIPTables(v4, v6 iptabler, cfg Config) (*IPTables, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, v6 := range []bool{false, true} {
-		if err := m.prepare(v6); err != nil {
-			return nil, err
-		}
+	if err := m.prepare(false); err != nil {
+		return nil, err
+	}
+	if err := m.prepare(true); err != nil {
+		m.log.Warn("IPv6 openings disabled: ip6tables failed; IPv4 is served", "err", err)
+		m.v6err = err
+		delete(m.fams, true)
 	}
 	m.rearm()
 	return m, nil
+}
+
+// family returns the table handle for ip's address family.
+func (m *IPTables) family(ip netip.Addr) (iptabler, error) {
+	if ipt, ok := m.fams[ip.Is6()]; ok {
+		return ipt, nil
+	}
+	return nil, fmt.Errorf("IPv6 firewall unavailable since start: %w", m.v6err)
 }
 
 // Open adds the rule for req, or moves the deadline of an existing opening
@@ -140,8 +157,11 @@ func (m *IPTables) List(ctx context.Context) ([]Opening, error) {
 	now := m.now()
 	var out []Opening
 	seen := make(map[Opening]bool)
-	for _, v6 := range []bool{false, true} {
-		lines, err := m.fams[v6].List(table, Chain)
+	for _, ipt := range []iptabler{m.fams[false], m.fams[true]} {
+		if ipt == nil {
+			continue
+		}
+		lines, err := ipt.List(table, Chain)
 		if err != nil {
 			return nil, fmt.Errorf("listing chain %s: %w", Chain, err)
 		}
@@ -196,8 +216,11 @@ func (m *IPTables) Close() error {
 
 // add writes o's rule, recreating Chain and the jump once if they vanished.
 func (m *IPTables) add(o Opening) error {
-	ipt := m.fams[o.IP.Is6()]
-	err := ipt.Append(table, Chain, ruleSpec(o)...)
+	ipt, err := m.family(o.IP)
+	if err != nil {
+		return fmt.Errorf("adding rule for %s port %d: %w", o.IP, o.Port, err)
+	}
+	err = ipt.Append(table, Chain, ruleSpec(o)...)
 	if err != nil && isNotExist(err) {
 		m.log.Warn("chain missing; recreating it", "chain", Chain)
 		if err = m.ensureChain(o.IP.Is6()); err == nil {
@@ -217,7 +240,10 @@ func (m *IPTables) remove(o Opening, why string) error {
 	if cur, ok := m.openings[k]; ok && cur == o {
 		delete(m.openings, k)
 	}
-	err := m.fams[o.IP.Is6()].Delete(table, Chain, ruleSpec(o)...)
+	ipt, err := m.family(o.IP)
+	if err == nil {
+		err = ipt.Delete(table, Chain, ruleSpec(o)...)
+	}
 	switch {
 	case err == nil:
 		m.log.Info("closed", "ip", o.IP, "port", o.Port, "deadline", o.Deadline, "profile", o.Profile, "why", why)
@@ -255,3 +281,16 @@ func ceilSecond(t time.Time) time.Time {
 	}
 	return t.Round(0)
 }
+
+// brokenIPT stands in for a missing ip6tables: every call fails with err.
+type brokenIPT struct{ err error }
+
+func (b brokenIPT) ChainExists(string, string) (bool, error)       { return false, b.err }
+func (b brokenIPT) NewChain(string, string) error                  { return b.err }
+func (b brokenIPT) ClearAndDeleteChain(string, string) error       { return b.err }
+func (b brokenIPT) Exists(string, string, ...string) (bool, error) { return false, b.err }
+func (b brokenIPT) Insert(string, string, int, ...string) error    { return b.err }
+func (b brokenIPT) Append(string, string, ...string) error         { return b.err }
+func (b brokenIPT) Delete(string, string, ...string) error         { return b.err }
+func (b brokenIPT) DeleteById(string, string, int) error           { return b.err }
+func (b brokenIPT) List(string, string) ([]string, error)          { return nil, b.err }

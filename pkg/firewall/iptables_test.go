@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,5 +193,25 @@ func TestConcurrentOpens(t *testing.T) {
 	wg.Wait()
 	if got := len(r.v4.dump(Chain)) - 1; got != 20 || r.m.Pending() != 20 {
 		t.Fatalf("%d rules, %d pending after 40 opens of 20 addresses; want 20", got, r.m.Pending())
+	}
+}
+
+func TestBrokenIP6TablesLeavesIPv4Serving(t *testing.T) {
+	v4 := newFakeIPT()
+	m, err := newIPTables(v4, brokenIPT{errors.New("ip6tables: modprobe failed")}, Config{Now: (&clock{t: start}).Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("start with broken ip6tables: %v", err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	if _, err := m.Open(ctx, OpenRequest{IP: netip.MustParseAddr("192.0.2.1"), Port: 22, Duration: time.Second}); err != nil {
+		t.Fatalf("IPv4 Open: %v", err)
+	}
+	_, err = m.Open(ctx, OpenRequest{IP: netip.MustParseAddr("2001:db8::1"), Port: 22, Duration: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "modprobe failed") {
+		t.Fatalf("IPv6 Open = %v, want the ip6tables failure", err)
+	}
+	if got, err := m.List(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("List = %v, %v", got, err)
 	}
 }
