@@ -86,6 +86,7 @@ run_test() {
 	check "kk-firewall was socket-activated" chk_activated
 	check "kk-monitor runs unprivileged" chk_monitor_unprivileged
 	check "the attacker still cannot connect" chk_attacker_refused
+	check "a second knock while open admits exactly one more connection" chk_reknock
 	check "after delay the rule is gone and a new connection fails" chk_expires
 	check "replay of the knock's 4 header fields from the client opens nothing" chk_replay "$NS_C" "$CLIENT_IP"
 	check "replay of the knock's 4 header fields from the attacker opens nothing" chk_replay "$NS_A" "$ATTACKER_IP"
@@ -95,6 +96,7 @@ run_test() {
 	check "kill -9 of kk-firewall: the kernel stops at the deadline, the next start sweeps" chk_kill9
 	check "flood: >= 99/100 knocks open while the attacker floods the knock port" chk_flood
 	check "control: the same flood starves knocks under the seed's global LOG limit" chk_flood_control
+	check "the host's own firewall rules were not touched" chk_host_untouched
 	printf '\nlab: %d passed, %d failed\n' "$LAB_PASSED" "$LAB_FAILED"
 	[ "$LAB_FAILED" -eq 0 ]
 }

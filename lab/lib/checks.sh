@@ -136,3 +136,33 @@ chk_install() {
 	[ "$left" = "./etc/knockknock.d/config " ] || { echo "uninstall left: $left"; return 1; }
 	echo "10 files installed, cap_net_raw=ep on kk-client, uninstall kept only /etc/knockknock.d/config"
 }
+
+# chk_reknock: a second knock while the port is open gives a new rule (a new
+# deadline) that admits exactly one more connection.
+chk_reknock() {
+	local d0 d1
+	d0=$(rule_deadline "$CLIENT_IP" "$SERVICE_PORT")
+	[ -n "$d0" ] || { echo "no opening to knock again on"; return 1; }
+	if connect "$NS_C"; then echo "a second connection got in on one knock"; return 1; fi
+	# Deadlines have one-second resolution: make sure the new one differs.
+	sleep 1.1
+	knock "$SERVICE_PORT" >/dev/null || { echo "kk-client failed"; return 1; }
+	wait_until 5 bash -c "[ \"\$(ip netns exec $NS_S iptables -w 5 -S KNOCKKNOCK | grep -c -- '-s $CLIENT_IP/32 .*--dport $SERVICE_PORT ')\" = 1 ] &&
+		! ip netns exec $NS_S iptables -w 5 -S KNOCKKNOCK | grep -q 'deadline=$d0'" ||
+		{ echo "no single rule with a new deadline within 5 s"; return 1; }
+	d1=$(rule_deadline "$CLIENT_IP" "$SERVICE_PORT")
+	connect "$NS_C" || { echo "the second knock did not admit a connection"; return 1; }
+	if connect "$NS_C"; then echo "the second knock admitted two connections"; return 1; fi
+	echo "deadline $d0 -> $d1, one rule, one more connection, then refused"
+}
+
+# host_rules prints the host's own iptables rules, without counters.
+host_rules() {
+	{ iptables-save; ip6tables-save; } 2>/dev/null | grep -v '^#'
+}
+
+# chk_host_untouched: the host's rules are what they were before the lab.
+chk_host_untouched() {
+	host_rules | cmp -s - "$T/host.rules" || { echo "the host's iptables rules changed during the lab"; return 1; }
+	echo "iptables-save of the host identical before and after ($(grep -c '^-A' "$T/host.rules") rules)"
+}

@@ -96,6 +96,7 @@ run_demo() {
 	demo_build
 	demo_knock
 	demo_after
+	check "the host's own firewall rules were not touched" chk_host_untouched
 	step "Done"
 	printf '   %d checks passed, %d failed. Next: make test (every check, including floods and crashes),\n' \
 		"$LAB_PASSED" "$LAB_FAILED"

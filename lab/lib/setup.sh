@@ -32,6 +32,7 @@ setup_dirs() {
 	NS_C=kklab-c-$id
 	NS_A=kklab-a-$id
 	echo "$NS_S $NS_C $NS_A" >"$T/namespaces"
+	host_rules >"$T/host.rules"
 }
 
 # teardown removes everything the lab made. It runs once, from the EXIT trap.
