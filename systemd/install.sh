@@ -94,6 +94,10 @@ do_uninstall() {
 	fi
 }
 
+if [ -z "$dest" ] && [ "$(id -u)" -ne 0 ]; then
+	echo "$action: writing $prefix and /etc needs root: run sudo make $action, or stage with make $action DESTDIR=DIR" >&2
+	exit 1
+fi
 case "$action" in
 install) do_install ;;
 uninstall) do_uninstall ;;
