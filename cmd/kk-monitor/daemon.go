@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,8 +45,24 @@ func runDaemon(f flags) error {
 	return err
 }
 
-// printSummary prints the replay figures on stdout.
+// printSummary prints the replay figures on stdout, with the peak resident
+// set size (VmHWM) in kB.
 func printSummary(s monitor.Stats, d time.Duration) {
-	fmt.Printf("lines=%d accepted=%d opened=%d refused=%d failed=%d seconds=%.3f lines_per_second=%.0f\n",
-		s.Lines, s.Accepted, s.Opened, s.Refused, s.Failed, d.Seconds(), float64(s.Lines)/d.Seconds())
+	fmt.Printf("lines=%d accepted=%d opened=%d refused=%d failed=%d seconds=%.3f lines_per_second=%.0f max_rss_kb=%d\n",
+		s.Lines, s.Accepted, s.Opened, s.Refused, s.Failed, d.Seconds(), float64(s.Lines)/d.Seconds(), peakRSS())
+}
+
+// peakRSS returns this process's VmHWM in kB, or 0 if unknown.
+func peakRSS() int {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return kb
+		}
+	}
+	return 0
 }

@@ -45,12 +45,12 @@ func TestMain(m *testing.M) {
 // A setup is a temporary profiles directory, kern.log and config, with a
 // firewall.Fake served by the real fwrpc server on a unix socket.
 type setup struct {
-	t                                    *testing.T
+	t                                    testing.TB
 	dir, profiles, logPath, config, sock string
 	fake                                 *firewall.Fake
 }
 
-func newSetup(t *testing.T) *setup {
+func newSetup(t testing.TB) *setup {
 	t.Helper()
 	dir := t.TempDir()
 	s := &setup{t: t, dir: dir, profiles: filepath.Join(dir, "profiles"), logPath: filepath.Join(dir, "kern.log"),
@@ -66,7 +66,7 @@ func newSetup(t *testing.T) *setup {
 	return s
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +124,7 @@ func (s *setup) opens(src netip.Addr) int {
 	return n
 }
 
-func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
+func waitUntil(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 		if cond() {

@@ -1,6 +1,9 @@
 package kernlog
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -37,4 +40,28 @@ func BenchmarkParseKnock(b *testing.B) {
 			b.Fatal(v)
 		}
 	}
+}
+
+// BenchmarkFollowFileReplay reads a 100,000-line log with ExitAtEOF, to
+// measure the follower alone.
+func BenchmarkFollowFileReplay(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "kern.log")
+	line := readCases(b)[3].line
+	var sb strings.Builder
+	for range 100_000 {
+		sb.WriteString(line + "\n")
+	}
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(sb.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		err := FollowFile(context.Background(), path, FileOptions{FromStart: true, ExitAtEOF: true}, func([]byte) { n++ })
+		if err != nil || n != 100_000 {
+			b.Fatal(n, err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*100_000/b.Elapsed().Seconds(), "lines/s")
 }

@@ -1,13 +1,17 @@
 package kernlog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"time"
 
-	"github.com/nxadm/tail"
+	"github.com/fsnotify/fsnotify"
 )
 
 // FileOptions change how FollowFile reads.
@@ -15,74 +19,215 @@ type FileOptions struct {
 	// FromStart reads the file from its beginning instead of its end.
 	FromStart bool
 	// ExitAtEOF stops at the end of the file instead of following it. It is
-	// meant for replaying a saved log.
+	// meant for replaying a saved log; the file must exist.
 	ExitAtEOF bool
 }
 
-// FollowFile calls handle with each line appended to the file at path, without
-// the newline, until ctx is done. It starts at the end of the file, or at its
-// beginning if the file does not exist yet and appears later. It keeps
-// following when the file is rotated by renaming and recreating it, or by
-// copying and truncating it. handle must not keep line after it returns.
+const (
+	// readBufSize bounds one read and the longest line; a longer line is
+	// handed over in pieces, which the parser refuses.
+	readBufSize = 64 << 10
+	// pollInterval is how often the file is checked without an inotify
+	// event, in case events were lost (queue overflow).
+	pollInterval = time.Second
+)
+
+// FollowFile calls handle with each complete line appended to the file at
+// path, without the newline, until ctx is done. handle must not keep line
+// after it returns.
 //
-// Following the same path again in the same process should wait a moment
-// after the previous FollowFile returned, since nxadm/tail releases its
-// inotify watch asynchronously.
+// It starts at the end of the file, or at its beginning if the file does not
+// exist yet and appears later. It is woken by inotify on the file's directory
+// and keeps following across rotation: when the file is renamed away it reads
+// the old file to its end (a logger may write to it until told to reopen) and
+// switches to the new file once one exists, reading that from its start;
+// when the file is truncated in place (logrotate's copytruncate) it reads it
+// again from its start. No line is read twice; lines are lost only where
+// copytruncate itself loses them (written between the copy and the truncate).
 //
 // FollowFile returns nil when ctx is done or, with ExitAtEOF, at the end of
 // the file; otherwise it returns the error that stopped it.
 func FollowFile(ctx context.Context, path string, opt FileOptions, handle func(line []byte)) error {
-	t, err := tail.TailFile(path, fileConfig(path, opt))
-	if err != nil {
-		return fmt.Errorf("following %s: %w", path, err)
+	fl := &follower{path: filepath.Clean(path), handle: handle, buf: make([]byte, readBufSize)}
+	defer fl.close()
+	if opt.ExitAtEOF {
+		return fl.replay()
 	}
-	// No t.Cleanup(): the tail's own watcher goroutine removes its inotify
-	// watch when the tail stops, and removing it twice corrupts nxadm/tail's
-	// shared watch counts, so that a later tail of the same file never
-	// hears of changes.
-	var buf []byte
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("following %s: starting inotify: %w", path, err)
+	}
+	defer w.Close()
+	// Watch the directory before opening, so a file created meanwhile is seen.
+	if err := w.Add(filepath.Dir(fl.path)); err != nil {
+		return fmt.Errorf("following %s: watching its directory: %w", path, err)
+	}
+	if err := fl.open(!opt.FromStart); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return fl.loop(ctx, w)
+}
+
+// A follower reads one log path. It is not safe for concurrent use.
+type follower struct {
+	path   string
+	handle func([]byte)
+	f      *os.File // nil while the path does not exist
+	off    int64    // bytes of f consumed, including the held partial line
+	buf    []byte
+	n      int // a partial line is held in buf[:n]
+}
+
+// loop waits for changes and reads what they brought.
+func (fl *follower) loop(ctx context.Context, w *fsnotify.Watcher) error {
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
 	for {
+		if err := fl.catchUp(); err != nil {
+			return err
+		}
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return nil
-		case l, ok := <-t.Lines:
+		case ev, ok := <-w.Events:
 			if !ok {
-				return tailEnd(t, path, opt)
+				return fmt.Errorf("following %s: inotify watcher closed", fl.path)
 			}
-			if l.Err != nil {
-				continue // only the rate limiter sets Err, and none is configured
+			if ev.Name != fl.path {
+				continue // another file in the directory
 			}
-			buf = append(buf[:0], l.Text...)
-			handle(buf)
+		case <-w.Errors:
+			// Most likely a queue overflow: events were lost, so just look.
+		case <-tick.C:
 		}
 	}
 }
 
-// fileConfig returns the tail configuration for opt. A missing file is
-// followed from its start once it appears, so no line written to it is lost.
-func fileConfig(path string, opt FileOptions) tail.Config {
-	cfg := tail.Config{
-		Follow:        !opt.ExitAtEOF,
-		ReOpen:        !opt.ExitAtEOF,
-		MustExist:     opt.ExitAtEOF,
-		CompleteLines: true,
-		Logger:        tail.DiscardingLogger,
+// open opens the path, at its end if atEnd.
+func (fl *follower) open(atEnd bool) error {
+	f, err := os.Open(fl.path)
+	if err != nil {
+		return fmt.Errorf("following %s: %w", fl.path, err)
 	}
-	if _, err := os.Stat(path); err == nil && !opt.FromStart {
-		cfg.Location = &tail.SeekInfo{Offset: 0, Whence: io.SeekEnd}
+	fl.f, fl.off, fl.n = f, 0, 0
+	if atEnd {
+		if fl.off, err = f.Seek(0, io.SeekEnd); err != nil {
+			return fmt.Errorf("following %s: %w", fl.path, err)
+		}
 	}
-	return cfg
+	return nil
 }
 
-// tailEnd reports why the line channel closed.
-func tailEnd(t *tail.Tail, path string, opt FileOptions) error {
-	err := t.Wait()
-	if err == nil && opt.ExitAtEOF {
-		return nil
+func (fl *follower) close() {
+	if fl.f != nil {
+		fl.f.Close()
+		fl.f = nil
 	}
-	if err == nil {
-		err = errors.New("stopped following")
+}
+
+// replay reads the file once from its start to its end.
+func (fl *follower) replay() error {
+	if err := fl.open(false); err != nil {
+		return err
 	}
-	return fmt.Errorf("following %s: %w", path, err)
+	if err := fl.drain(); err != nil {
+		return err
+	}
+	fl.flushPartial()
+	return nil
+}
+
+// catchUp reads everything new, following a rotation if one happened.
+func (fl *follower) catchUp() error {
+	if fl.f == nil {
+		if err := fl.open(false); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // not created yet
+			}
+			return err
+		}
+	}
+	for {
+		if err := fl.drain(); err != nil {
+			return err
+		}
+		rotated, err := fl.checkRotation()
+		if err != nil || !rotated {
+			return err
+		}
+	}
+}
+
+// checkRotation reports whether the path now names another file or the file
+// was truncated, and if so moves to the start of the current file.
+func (fl *follower) checkRotation() (bool, error) {
+	st, err := os.Stat(fl.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil // renamed away: keep reading the old file until a new one exists
+	}
+	if err != nil {
+		return false, fmt.Errorf("following %s: %w", fl.path, err)
+	}
+	cur, err := fl.f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("following %s: %w", fl.path, err)
+	}
+	switch {
+	case !os.SameFile(st, cur):
+		if err := fl.drain(); err != nil { // what was written before the switch
+			return false, err
+		}
+		fl.flushPartial()
+		fl.close()
+		return true, fl.open(false)
+	case st.Size() < fl.off:
+		fl.n = 0 // the held partial line went with the truncation
+		if _, err := fl.f.Seek(0, io.SeekStart); err != nil {
+			return false, fmt.Errorf("following %s after truncation: %w", fl.path, err)
+		}
+		fl.off = 0
+		return true, nil
+	}
+	return false, nil
+}
+
+// drain reads to the current end of the file, handing over complete lines.
+func (fl *follower) drain() error {
+	for {
+		k, err := fl.f.Read(fl.buf[fl.n:])
+		fl.off += int64(k)
+		fl.deliver(fl.n + k)
+		if err == io.EOF || (err == nil && k == 0) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", fl.path, err)
+		}
+	}
+}
+
+// deliver hands over the complete lines in buf[:end] and keeps the rest.
+func (fl *follower) deliver(end int) {
+	data := fl.buf[:end]
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		fl.handle(data[:i])
+		data = data[i+1:]
+	}
+	if len(data) == len(fl.buf) {
+		fl.handle(data) // a line longer than the buffer: hand it over in pieces
+		data = data[:0]
+	}
+	fl.n = copy(fl.buf, data)
+}
+
+// flushPartial hands over a last line that has no newline.
+func (fl *follower) flushPartial() {
+	if fl.n > 0 {
+		fl.handle(fl.buf[:fl.n])
+		fl.n = 0
+	}
 }

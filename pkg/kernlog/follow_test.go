@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -149,6 +150,53 @@ func TestFollowFileRenameRotation(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if len(c.snapshot()) != n+40 {
 		t.Fatalf("lines read twice: %q", c.snapshot())
+	}
+}
+
+// TestFollowFileRenameThenLateWrites rotates as rsyslog and logrotate do: the
+// file is renamed, the logger keeps writing to the renamed file until it is
+// told to reopen, and only then creates the new file. Nothing may be lost.
+func TestFollowFileRenameThenLateWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kern.log")
+	appendLines(t, path, "old")
+	c := startFollow(t, path, FileOptions{})
+	n := syncFollower(t, c, path)
+	old, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range numbered("late", 20) {
+		old.WriteString(l + "\n")
+		time.Sleep(2 * time.Millisecond)
+	}
+	c.waitFor(t, n+20)
+	appendLines(t, path, numbered("new", 20)...)
+	got := c.waitFor(t, n+40)
+	checkTail(t, got, append(numbered("late", 20), numbered("new", 20)...))
+	time.Sleep(200 * time.Millisecond)
+	if len(c.snapshot()) != n+40 {
+		t.Fatalf("lines read twice: %q", c.snapshot())
+	}
+}
+
+func TestFollowFileLongLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kern.log")
+	long := strings.Repeat("x", readBufSize+100)
+	appendLines(t, path, "a", long, "b")
+	var got []int
+	err := FollowFile(context.Background(), path, FileOptions{FromStart: true, ExitAtEOF: true}, func(l []byte) {
+		got = append(got, len(l))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int{1, readBufSize, 100, 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("line lengths %v, want %v", got, want)
 	}
 }
 

@@ -64,7 +64,6 @@ func TestReplayAfterRestartDoesNotOpen(t *testing.T) {
 	h.appendLines(line)
 	h.waitFor("open", func() bool { return h.opens("192.0.2.10", 22) == 1 })
 	h.stopMonitor(h.stop, h.finished)
-	time.Sleep(200 * time.Millisecond) // see kernlog.FollowFile on following a path again
 	// A new monitor reads the whole log again: the old knock is refused.
 	opts := h.options()
 	opts.FromStart = true

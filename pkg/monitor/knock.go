@@ -20,6 +20,10 @@ func (m *Monitor) handleKnock(pkt kernlog.Packet) {
 	if s == nil {
 		return // the profile went away in a reload
 	}
+	if err := s.ensureVerifier(); err != nil {
+		m.log.Error("profile not served: preparing its verifier failed", "profile", s.prof.Name, "err", err)
+		return
+	}
 	f := knock.Fields{ID: pkt.ID, Seq: pkt.Seq, Ack: pkt.Ack, Window: pkt.Window}
 	port, used, ok := s.verifier.Match(f)
 	if !ok {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,6 +91,7 @@ func New(opts Options) (*Monitor, error) {
 		return nil, err
 	}
 	m.state.Store(st)
+	debug.FreeOSMemory() // building verifiers leaves garbage; keep RSS small
 	return m, nil
 }
 

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sort"
 
 	"github.com/kk-project/kk/pkg/config"
@@ -22,8 +23,28 @@ type state struct {
 // A served profile is one the monitor currently accepts knocks for.
 type served struct {
 	prof     *profile.Profile
-	verifier *knock.Verifier
+	verifier *knock.Verifier // nil until the first candidate knock
+	window   int
 	counter  uint64 // the on-disk counter when loaded
+}
+
+// ensureVerifier builds the profile's verifier on first use. Building one
+// costs tens of ms and 64 KiB, so profiles that are never knocked on cost
+// neither at start-up nor on reload. The caller holds knockMu.
+func (s *served) ensureVerifier() error {
+	if s.verifier != nil {
+		return nil
+	}
+	c, err := s.prof.Counter()
+	if err != nil {
+		return err
+	}
+	v, err := knock.NewVerifier(&s.prof.Keys, c, s.window)
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", s.prof.Dir, err)
+	}
+	s.verifier = v
+	return nil
 }
 
 // source describes where the state's log comes from, for messages and to
@@ -89,23 +110,24 @@ func (m *Monitor) loadConfig() (config.Config, error) {
 }
 
 // newServed prepares a profile for verification, reusing prev's verifier if
-// the profile's keys, port and window are unchanged.
+// the profile's keys, port and window are unchanged. The caller must not
+// use the verifier before holding knockMu.
 func newServed(p *profile.Profile, window int, prev *state) (*served, error) {
 	counter, err := p.Counter()
 	if err != nil {
 		return nil, err
 	}
+	if window < 1 || window > knock.MaxWindow {
+		return nil, fmt.Errorf("error window %d out of range 1-%d", window, knock.MaxWindow)
+	}
+	s := &served{prof: p, window: window, counter: counter}
 	if prev != nil {
 		if old := prev.byPort[p.KnockPort]; old != nil && old.prof.Dir == p.Dir &&
-			old.prof.Keys == p.Keys && old.verifier.Window() == window {
-			return &served{prof: p, verifier: old.verifier, counter: counter}, nil
+			old.prof.Keys == p.Keys && old.window == window {
+			s.verifier = old.verifier
 		}
 	}
-	v, err := knock.NewVerifier(&p.Keys, counter, window)
-	if err != nil {
-		return nil, fmt.Errorf("profile %s: %w", p.Dir, err)
-	}
-	return &served{prof: p, verifier: v, counter: counter}, nil
+	return s, nil
 }
 
 // Reload rereads the configuration and the profiles. Added profiles are
@@ -123,13 +145,16 @@ func (m *Monitor) Reload() error {
 	}
 	m.knockMu.Lock()
 	for _, s := range st.byPort {
-		s.verifier.Advance(s.counter)
+		if s.verifier != nil {
+			s.verifier.Advance(s.counter)
+		}
 	}
 	m.state.Store(st)
 	if st.cfg.Socket != old.cfg.Socket {
 		m.dropFirewall()
 	}
 	m.knockMu.Unlock()
+	debug.FreeOSMemory() // the replaced state's verifiers are garbage now
 	if st.source() != old.source() {
 		select {
 		case m.restart <- struct{}{}:
