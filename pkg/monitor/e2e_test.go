@@ -311,3 +311,30 @@ func copyDir(t *testing.T, from, to string) {
 		}
 	}
 }
+
+func TestReloadSwitchesLogFile(t *testing.T) {
+	h := newHarness(t)
+	p := h.addProfile("web", 4444)
+	h.startHelper()
+	h.start(h.options())
+	h.settle(p, 0)
+	// Point log_file elsewhere and reload: the new file is followed.
+	old := h.logPath
+	h.logPath = filepath.Join(h.dir, "kern2.log")
+	h.writeConfig("delay = 10\n")
+	h.appendLines("Nov 26 11:00:00 kkhost kernel: new file")
+	if err := h.m.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	h.syncFollower()
+	h.appendLines(knockLine(p, 1, 22, "192.0.2.10"))
+	h.waitFor("open from the new file", func() bool { return h.opens("192.0.2.10", 22) == 1 })
+	// The old file is no longer followed.
+	h.logPath = old
+	h.appendLines(knockLine(p, 2, 23, "192.0.2.10"))
+	h.logPath = filepath.Join(h.dir, "kern2.log")
+	h.settle(p, 3)
+	if n := h.opens("192.0.2.10", 23); n != 0 {
+		t.Errorf("knock in the old file opened %d times", n)
+	}
+}
