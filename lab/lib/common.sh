@@ -16,7 +16,7 @@ step() { printf '\n== %s\n' "$*"; }
 # explain prints narration in demo mode only: what happens and why.
 explain() {
 	[ "$MODE" = demo ] || return 0
-	fold -s -w 96 <<<"$*" | sed 's/^/   /'
+	fold -s -w 96 <<<"$*" | sed 's/ *$//; s/^/   /'
 }
 
 # info prints a detail line in every mode.

@@ -92,7 +92,7 @@ demo_after() {
 }
 
 run_demo() {
-	printf 'kk demo: single-packet port knocking, end to end, in network namespaces (about a minute)\n'
+	printf 'kk demo: single-packet port knocking, end to end, in network namespaces (about 15 seconds)\n'
 	demo_build
 	demo_knock
 	demo_after
