@@ -58,16 +58,16 @@ func run(o options) error {
 	if o.policy.MaxDuration <= 0 || o.policy.MaxOpenings <= 0 {
 		return errors.New("--max-duration and --max-openings must be positive")
 	}
+	// Sweep before listening, so a client that can connect sees a clean chain.
+	m, err := firewall.NewIPTables(firewall.Config{Policy: o.policy, Log: log})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
 	l, err := listen(o.listen, uids, log)
 	if err != nil {
 		return err
 	}
-	m, err := firewall.NewIPTables(firewall.Config{Policy: o.policy, Log: log})
-	if err != nil {
-		l.Close()
-		return err
-	}
-	defer m.Close()
 	idle := newIdleTracker()
 	srv := fwrpc.NewServer(m, fwrpc.AllowUIDs(uids...), fwrpc.WithLogger(log), fwrpc.OnActivity(idle.touch))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
