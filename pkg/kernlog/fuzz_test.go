@@ -1,7 +1,9 @@
 package kernlog
 
 import (
+	"encoding/json"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +58,32 @@ func FuzzFormatParse(f *testing.F) {
 		got, v := all.ParseSyslog([]byte(line))
 		if v != Knock || got != want {
 			t.Fatalf("%q parsed as %+v (%s), want %+v", line, got, v, want)
+		}
+	})
+}
+
+// FuzzParseJournalJSON checks that no journal entry panics the parser and
+// that only kernel-transport entries are accepted.
+func FuzzParseJournalJSON(f *testing.F) {
+	data, err := os.ReadFile("testdata/journald.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f.Add(l)
+	}
+	p := NewParser("REJECT ", testPorts)
+	f.Fuzz(func(t *testing.T, line string) {
+		pkt, v := p.ParseJournalJSON([]byte(line))
+		if v != Knock {
+			return
+		}
+		var e journalEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil || e.Transport != "kernel" {
+			t.Fatalf("accepted a non-kernel entry: %q", line)
+		}
+		if !p.isKnockPort(pkt.DstPort) || !pkt.Src.Is4() {
+			t.Fatalf("accepted %+v", pkt)
 		}
 	})
 }
