@@ -38,11 +38,13 @@ die() {
 }
 
 # check NAME CMD... runs CMD and prints one PASS or FAIL line for NAME.
-# CMD may print a detail on stdout, shown after the name.
+# CMD may print a detail on stdout, shown after the name. CMD runs in this
+# shell, not in a $(...) subshell, so that Ctrl-C reaches the INT trap.
 check() {
 	local name=$1 out rc
 	shift
-	out=$("$@" 2>&1) && rc=0 || rc=$?
+	"$@" >"$T/check.out" 2>&1 && rc=0 || rc=$?
+	out=$(<"$T/check.out")
 	out=${out//$'\n'/; }
 	if [ "$rc" -eq 0 ]; then
 		pass "$name${out:+ ($out)}"

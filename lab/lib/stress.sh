@@ -45,8 +45,8 @@ start_flood() {
 }
 
 # flood_knocks N BASE [WAIT] knocks N times, each for its own port BASE+i,
-# pacing them under the per-source LOG limit, and prints how many opened
-# within WAIT seconds (default 3) each.
+# pacing them under the per-source LOG limit, and sets FLOOD_OK to how many
+# opened within WAIT seconds (default 3) each.
 flood_knocks() {
 	local n=$1 base=$2 wait=${3:-3} i ok=0 t0
 	for i in $(seq "$n"); do
@@ -55,7 +55,7 @@ flood_knocks() {
 		# At most 8 knocks/s: under knockknock-firewall.sh's 10/s per source.
 		sleep "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { d = 0.125 - (b - a); print (d > 0 ? d : 0) }')"
 	done
-	echo "$ok"
+	FLOOD_OK=$ok
 }
 
 # chk_flood: while the attacker floods the knock port at >= 5,000 SYN/s, 100
@@ -72,7 +72,8 @@ chk_flood() {
 	t0=$(now)
 	start_flood 120
 	sleep 1
-	ok=$(flood_knocks 100 20000)
+	flood_knocks 100 20000
+	ok=$FLOOD_OK
 	stop_pid flood
 	t1=$(now)
 	p1=$(knock_port_packets)
@@ -97,7 +98,8 @@ chk_flood_control() {
 	in_ns "$NS_S" iptables -w 5 -A KK_INPUT -j KK_REJECTLOG
 	start_flood 60
 	sleep 1
-	ok=$(flood_knocks "$n" 21000 1)
+	flood_knocks "$n" 21000 1
+	ok=$FLOOD_OK
 	stop_pid flood
 	load_firewall
 	echo "with the seed's single global 3/s LOG limit, $ok/$n knocks opened"
