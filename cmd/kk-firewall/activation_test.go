@@ -10,8 +10,8 @@ import (
 )
 
 // activate runs kk-firewall under systemd-socket-activate in the lab's
-// server namespace and waits for the socket, which systemd-socket-activate
-// creates before the helper starts.
+// server namespace and waits until the first socket accepts a connection,
+// which starts the helper.
 func activate(t *testing.T, l *lab, sockets []string, args ...string) *helper {
 	t.Helper()
 	argv := []string{"systemd-socket-activate"}
@@ -20,7 +20,10 @@ func activate(t *testing.T, l *lab, sockets []string, args ...string) *helper {
 	}
 	h := launch(t, l.srv, sockets[0], append(append(argv, binary(t)), args...)...)
 	waitFor(t, 20*time.Second, "systemd-socket-activate socket", func() bool {
-		_, err := os.Stat(sockets[0])
+		c, err := net.Dial("unix", sockets[0])
+		if err == nil {
+			c.Close()
+		}
 		return err == nil
 	})
 	return h
@@ -50,8 +53,8 @@ func TestIdleExitWaitsForPendingOpenings(t *testing.T) {
 	t.Parallel()
 	l := newLab(t)
 	sock := filepath.Join(socketDir(t), "fw.sock")
-	h := activate(t, l, []string{sock}, "--idle-exit", "1s")
-	o := open(t, h.client(t), l.allowed, l.port, 3*time.Second)
+	h := activate(t, l, []string{sock}, "--idle-exit", "2s")
+	o := open(t, h.client(t), l.allowed, l.port, 5*time.Second)
 	// Idle for longer than --idle-exit while the opening is pending.
 	time.Sleep(time.Until(o.Deadline) - 500*time.Millisecond)
 	if !h.running() {
@@ -74,9 +77,6 @@ func TestSocketActivationRequiresExactlyOneSocket(t *testing.T) {
 	dir := socketDir(t)
 	socks := []string{filepath.Join(dir, "a.sock"), filepath.Join(dir, "b.sock")}
 	h := activate(t, l, socks)
-	if c, err := net.Dial("unix", socks[0]); err == nil {
-		defer c.Close()
-	}
 	if err := h.wait(t, 20*time.Second); err == nil {
 		t.Fatal("helper served with two activated sockets")
 	}
