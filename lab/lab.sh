@@ -107,9 +107,10 @@ main() {
 	*) echo "usage: lab/lab.sh demo|test|bench" >&2; exit 2 ;;
 	esac
 	preflight
+	exec 7>&1 8>&2
 	setup_dirs
 	trap teardown EXIT
-	trap 'echo "lab: interrupted" >&2; exit 130' INT TERM
+	trap 'exit 130' INT TERM
 	watchdog
 	case "$MODE" in
 	demo) run_demo ;;

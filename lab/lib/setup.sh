@@ -41,6 +41,9 @@ teardown() {
 	trap - EXIT INT TERM
 	[ -n "${T:-}" ] && [ -d "$T" ] || exit "$rc"
 	set +e
+	# A trap may fire inside a redirected check: write to the lab's own output.
+	exec 1>&7 2>&8
+	[ "$rc" -ne 130 ] || echo "lab: interrupted; tearing down" >&2
 	stop_pidfiles
 	local ns pid
 	for ns in $(cat "$T/namespaces" 2>/dev/null); do
