@@ -1,8 +1,11 @@
 package main
 
 import (
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +33,52 @@ func TestFlagLists(t *testing.T) {
 	}
 	if _, err := parseUsers("kk-no-such-user"); err == nil {
 		t.Error("parseUsers accepted a missing user")
+	}
+}
+
+func TestRemoveStaleSocket(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o600)
+	if err := removeStaleSocket(file); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("regular file: %v, want refusal", err)
+	}
+	live := filepath.Join(dir, "live.sock")
+	l, err := net.Listen("unix", live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := removeStaleSocket(live); err == nil || !strings.Contains(err.Error(), "another process") {
+		t.Errorf("live socket: %v, want refusal", err)
+	}
+	stale := filepath.Join(dir, "stale.sock")
+	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ul.SetUnlinkOnClose(false)
+	ul.Close()
+	if err := removeStaleSocket(stale); err != nil {
+		t.Errorf("stale socket: %v", err)
+	}
+	if _, err := os.Lstat(stale); err == nil {
+		t.Error("stale socket still there")
+	}
+	if err := removeStaleSocket(filepath.Join(dir, "missing")); err != nil {
+		t.Errorf("missing path: %v", err)
+	}
+}
+
+func TestListenCreates0660Socket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "sub", "fw.sock")
+	l, err := listen(sock, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != 0o660 || fi.Mode().Type() != os.ModeSocket {
+		t.Fatalf("socket mode %v, %v; want 0660 socket", fi.Mode(), err)
 	}
 }
