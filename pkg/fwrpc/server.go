@@ -10,6 +10,7 @@ package fwrpc
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -97,12 +98,13 @@ type service struct {
 }
 
 func (s *service) Open(ctx context.Context, r *fwpb.OpenRequest) (*fwpb.OpenResponse, error) {
+	start := time.Now()
 	caller, _ := peercred.FromContext(ctx)
 	req, err := requestFromProto(r)
 	if err == nil {
 		var o firewall.Opening
 		if o, err = s.m.Open(ctx, req); err == nil {
-			s.log.Info("opened", "ip", o.IP, "port", o.Port, "deadline", o.Deadline, "profile", o.Profile, "caller", caller)
+			s.log.Info("opened", "ip", o.IP, "port", o.Port, "deadline", o.Deadline, "profile", o.Profile, "caller", caller, "took", time.Since(start))
 			return &fwpb.OpenResponse{Opening: openingToProto(o)}, nil
 		}
 	}
