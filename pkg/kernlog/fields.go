@@ -10,7 +10,8 @@ const (
 	haveSeq
 	haveAck
 	haveWindow
-	haveAll = haveSrc | haveDPT | haveID | haveSeq | haveAck | haveWindow
+	haveProto
+	haveAll = haveSrc | haveDPT | haveID | haveSeq | haveAck | haveWindow | haveProto
 )
 
 // A scan collects the fields of one LOG line.
@@ -18,6 +19,7 @@ type scan struct {
 	pkt      Packet
 	have     uint8
 	src      []byte
+	tcp      bool
 	syn, ack bool
 }
 
@@ -55,6 +57,8 @@ func (s *scan) add(tok []byte) bool {
 	switch string(key) {
 	case "SRC":
 		bit, s.src = haveSrc, val
+	case "PROTO":
+		bit, s.tcp = haveProto, string(val) == "TCP"
 	case "DPT":
 		bit = haveDPT
 		n, ok = parseUint(val, 0xffff)
@@ -98,6 +102,10 @@ func (s *scan) verdict(p *Parser) (Packet, Verdict) {
 		return Packet{}, Malformed
 	}
 	switch {
+	case s.have&haveProto == 0:
+		return Packet{}, MissingField
+	case !s.tcp:
+		return Packet{}, NotTCP
 	case !s.syn:
 		return Packet{}, NotSYN
 	case s.ack:

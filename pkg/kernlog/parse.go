@@ -110,29 +110,18 @@ func (p *Parser) ParseMessage(msg []byte) (Packet, Verdict) {
 }
 
 var (
-	inField    = []byte("IN=")
-	dptField   = []byte("DPT=")
-	protoField = []byte("PROTO=")
-	tcpValue   = []byte("TCP ")
+	inField  = []byte("IN=")
+	dptField = []byte("DPT=")
 )
 
-// quickCheck refuses lines by their protocol and destination port using
-// fast substring searches, before the full field scan. DPT follows PROTO in
-// every LOG line, so one pass finds both.
+// quickCheck refuses lines for other ports with one fast substring search,
+// before the full field scan. It may pass lines the scan then refuses.
 func (p *Parser) quickCheck(body []byte) Verdict {
-	i := indexField(body, protoField)
-	if i < 0 {
-		return MissingField
-	}
-	rest := body[i+len(protoField):]
-	if !bytes.HasPrefix(rest, tcpValue) {
-		return NotTCP
-	}
-	j := indexField(rest, dptField)
+	j := indexField(body, dptField)
 	if j < 0 {
 		return MissingField
 	}
-	port, ok := parseUint(token(rest[j+len(dptField):]), 0xffff)
+	port, ok := parseUint(token(body[j+len(dptField):]), 0xffff)
 	if !ok {
 		return Malformed
 	}
@@ -144,7 +133,8 @@ func (p *Parser) quickCheck(body []byte) Verdict {
 
 // indexField returns the index of the first occurrence of key that starts a
 // space-separated token in b, or -1. Searching for the key rather than " key"
-// keeps the first byte rare, which makes bytes.Index fast.
+// keeps the first byte rare ('D' starts only DST, DPT and DF in a LOG line),
+// which makes bytes.Index fast.
 func indexField(b, key []byte) int {
 	off := 0
 	for {
