@@ -104,11 +104,17 @@ $T/log/kern.log {
 EOF
 	# A knock must not be judged by an earlier opening still in the chain.
 	wait_until $((DELAY + 3)) rule_absent "$CLIENT_IP" "$SERVICE_PORT" || { echo "an earlier opening never expired"; return 1; }
+	local mlines
+	mlines=$(wc -l <"$T/log/kk-monitor.log")
 	timeout 20 logrotate -f -s "$T/logrotate.state" "$T/logrotate.conf" || { echo "logrotate failed"; return 1; }
 	[ -f "$T/log/kern.log.1" ] || { echo "logrotate did not rotate"; return 1; }
 	sleep 0.5
 	knock "$SERVICE_PORT" >/dev/null || { echo "kk-client failed"; return 1; }
-	wait_until 5 rule_present "$CLIENT_IP" "$SERVICE_PORT" || { echo "no rule within 5 s of a knock after rotation"; return 1; }
+	if ! wait_until 5 rule_present "$CLIENT_IP" "$SERVICE_PORT"; then
+		echo "no rule within 5 s of a knock after rotation"
+		tail -n +$((mlines + 1)) "$T/log/kk-monitor.log" | grep -m1 'level=ERROR' | cut -c1-300
+		return 1
+	fi
 	connect "$NS_C" || { echo "rule present but the connection failed"; return 1; }
 	grep -q "SRC=$CLIENT_IP .*DPT=$KNOCK_PORT " "$T/log/kern.log" || { echo "the knock went to the old file"; return 1; }
 	echo "rotated to kern.log.1, knock in the new kern.log opened"
