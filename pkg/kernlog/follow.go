@@ -106,6 +106,9 @@ func (fl *follower) loop(ctx context.Context, w *fsnotify.Watcher) error {
 // open opens the path, at its end if atEnd.
 func (fl *follower) open(atEnd bool) error {
 	f, err := os.Open(fl.path)
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("following %s: %w (the user needs read access, e.g. membership of group adm)", fl.path, err)
+	}
 	if err != nil {
 		return fmt.Errorf("following %s: %w", fl.path, err)
 	}
