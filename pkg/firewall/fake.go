@@ -124,9 +124,9 @@ func (f *Fake) expire() {
 	}
 }
 
-// SortOpenings sorts os by address, then port.
-func SortOpenings(os []Opening) {
-	slices.SortFunc(os, func(a, b Opening) int {
+// SortOpenings sorts openings by address, then port.
+func SortOpenings(openings []Opening) {
+	slices.SortFunc(openings, func(a, b Opening) int {
 		if c := a.IP.Compare(b.IP); c != 0 {
 			return c
 		}
