@@ -18,7 +18,7 @@ pass() { printf 'PASS  %s\n' "$*"; }
 fail() { printf 'FAIL  %s\n' "$*"; failed=1; }
 
 command -v systemd-analyze >/dev/null || { fail "systemd-analyze not found: apt-get install systemd"; exit 1; }
-for b in kk-firewall kk-monitor; do
+for b in kk-firewall kk-monitor kk-client; do
 	[ -x "$bindir/$b" ] || { fail "$bindir/$b missing: run make build"; exit 1; }
 done
 
@@ -28,10 +28,15 @@ mkdir -p "$root/usr/local/bin" "$root/etc/systemd/system" "$root/usr/lib/systemd
 cp -a /usr/lib/systemd/system "$root/usr/lib/systemd/"
 cp /bin/kill "$root/usr/bin/kill"
 ln -s usr/bin "$root/bin"
-install -m 0755 "$bindir/kk-firewall" "$bindir/kk-monitor" "$root/usr/local/bin/"
+install -m 0755 "$bindir/kk-firewall" "$bindir/kk-monitor" "$bindir/kk-client" "$root/usr/local/bin/"
 install -m 0644 "$here"/kk-firewall.socket "$here"/kk-firewall.service "$here"/kk-monitor.service \
 	"$root/etc/systemd/system/"
 units=(kk-firewall.socket kk-firewall.service kk-monitor.service)
+# The proxy is a user unit; verify checks its syntax and ExecStart all the same.
+if [ -f "$here/kk-client-proxy.service" ]; then
+	install -m 0644 "$here/kk-client-proxy.service" "$root/etc/systemd/system/"
+	units+=(kk-client-proxy.service)
+fi
 
 # verify prints nothing for clean units; any output is a finding.
 out=$(cd "$root/etc/systemd/system" && timeout 60 systemd-analyze verify --root="$root" "${units[@]}" 2>&1) && rc=0 || rc=$?

@@ -124,7 +124,7 @@ EOF
 # place (units naming the installed binaries, kk-client with cap_net_raw),
 # and uninstall removes them all but the config.
 chk_install() {
-	local d=$T/destdir f left
+	local d=$T/destdir f left n
 	DESTDIR=$d PREFIX=/usr bash "$TOP/systemd/install.sh" install "$BIN" >"$T/log/install.out" 2>&1 ||
 		{ echo "install failed: $(tail -3 "$T/log/install.out")"; return 1; }
 	for f in usr/bin/kk-monitor usr/bin/kk-firewall usr/bin/kk-client usr/sbin/knockknock-firewall.sh \
@@ -136,11 +136,12 @@ chk_install() {
 	grep -q '^ExecStart=/usr/bin/kk-firewall ' "$d/usr/lib/systemd/system/kk-firewall.service" ||
 		{ echo "kk-firewall.service does not run /usr/bin/kk-firewall"; return 1; }
 	getcap "$d/usr/bin/kk-client" | grep -q 'cap_net_raw=ep' || { echo "kk-client lacks cap_net_raw+ep"; return 1; }
+	n=$(cd "$d" && find . -type f | wc -l)
 	DESTDIR=$d PREFIX=/usr bash "$TOP/systemd/install.sh" uninstall "$BIN" >>"$T/log/install.out" 2>&1 ||
 		{ echo "uninstall failed: $(tail -3 "$T/log/install.out")"; return 1; }
 	left=$(cd "$d" && find . -type f | sort | tr '\n' ' ')
 	[ "$left" = "./etc/knockknock.d/config " ] || { echo "uninstall left: $left"; return 1; }
-	echo "10 files installed, cap_net_raw=ep on kk-client, uninstall kept only /etc/knockknock.d/config"
+	echo "$n files installed, cap_net_raw=ep on kk-client, uninstall kept only /etc/knockknock.d/config"
 }
 
 # chk_reknock: a second knock while the port is open gives a new rule (a new
