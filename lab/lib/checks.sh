@@ -135,6 +135,10 @@ chk_install() {
 	done
 	grep -q '^ExecStart=/usr/bin/kk-firewall ' "$d/usr/lib/systemd/system/kk-firewall.service" ||
 		{ echo "kk-firewall.service does not run /usr/bin/kk-firewall"; return 1; }
+	if [ -f "$TOP/systemd/kk-client-proxy.service" ]; then
+		grep -q '^ExecStart=/usr/bin/kk-client ' "$d/usr/lib/systemd/user/kk-client-proxy.service" ||
+			{ echo "the kk-client-proxy user unit is missing or does not run /usr/bin/kk-client"; return 1; }
+	fi
 	getcap "$d/usr/bin/kk-client" | grep -q 'cap_net_raw=ep' || { echo "kk-client lacks cap_net_raw+ep"; return 1; }
 	n=$(cd "$d" && find . -type f | wc -l)
 	DESTDIR=$d PREFIX=/usr bash "$TOP/systemd/install.sh" uninstall "$BIN" >>"$T/log/install.out" 2>&1 ||
