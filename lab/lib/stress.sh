@@ -36,9 +36,10 @@ knock_port_packets() {
 	in_ns "$NS_S" iptables -w 5 -L KK_INPUT -n -v -x | awk '$3 == "KK_KNOCKLOG" { n += $1 } END { print n + 0 }'
 }
 
-# start_flood sends garbage SYNs from the attacker to the knock port.
+# start_flood sends garbage SYNs from the attacker to the knock port, one
+# every 50 µs (about 10,000-14,000/s here; FLOOD_INTERVAL_US changes it).
 start_flood() {
-	ip netns exec "$NS_A" timeout "$1" hping3 -q -S -p "$KNOCK_PORT" -i "u${FLOOD_INTERVAL_US:-100}" "$SERVER_IP" \
+	ip netns exec "$NS_A" timeout "$1" hping3 -q -S -p "$KNOCK_PORT" -i "u${FLOOD_INTERVAL_US:-50}" "$SERVER_IP" \
 		>/dev/null 2>&1 &
 	echo $! >"$T/pid/flood.pid"
 	disown $!
