@@ -91,9 +91,9 @@ pid_alive() { [ -f "$T/pid/$1.pid" ] && kill -0 "$(cat "$T/pid/$1.pid")" 2>/dev/
 stop_pid() {
 	local f=$T/pid/$1.pid sig=${2:-TERM} i
 	[ -f "$f" ] || return 0
-	kill "-$sig" "$(cat "$f")" 2>/dev/null
+	kill "-$sig" "$(cat "$f")" 2>/dev/null || true
 	for i in $(seq 50); do pid_alive "$1" || break; sleep 0.1; done
-	kill -9 "$(cat "$f")" 2>/dev/null
+	kill -9 "$(cat "$f")" 2>/dev/null || true
 	rm -f "$f"
 }
 
