@@ -18,8 +18,10 @@ deps:
 
 build: $(BINARIES)
 
+# Static binaries: no libc to match on the target, and kk-firewall stays
+# under its 15 MB RSS budget (the cgo build measures about 16 MB).
 $(BIN)/%: $(GOFILES) go.mod go.sum
-	go build -o $@ ./cmd/$*
+	CGO_ENABLED=0 go build -trimpath -o $@ ./cmd/$*
 
 lint:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi

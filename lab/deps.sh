@@ -24,7 +24,7 @@ export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH)/bin"
 gobin="$(go env GOPATH)/bin"
 # grpcurl 1.9.2 and 1.9.3 dial "-unix /path" as TCP (fullstorydev/grpcurl#496);
 # 1.9.1 takes the plain path that README documents.
-"$gobin/grpcurl" -version 2>&1 | grep -q 'v1.9.1$' || go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.1
+go version -m "$gobin/grpcurl" 2>/dev/null | grep -q 'mod.*fullstorydev/grpcurl.*v1.9.1' || go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.1
 [ -x "$gobin/staticcheck" ] || go install honnef.co/go/tools/cmd/staticcheck@2025.1.1
 [ -x "$gobin/protoc-gen-go" ] || go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 [ -x "$gobin/protoc-gen-go-grpc" ] || go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1

@@ -117,7 +117,7 @@ func grpcurl(t *testing.T) string {
 	}
 	p := filepath.Join(strings.TrimSpace(string(out)), "bin", "grpcurl")
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("grpcurl not installed at %s: run go install github.com/fullstorydev/grpcurl/cmd/grpcurl@latest (.ci/run does): %v", p, err)
+		t.Fatalf("grpcurl not installed at %s: run make deps (lab/deps.sh installs grpcurl v1.9.1): %v", p, err)
 	}
 	return p
 }
@@ -128,7 +128,7 @@ func grpcurl(t *testing.T) string {
 func runGrpcurl(t *testing.T, user, sock string, flags []string, args ...string) (string, error) {
 	t.Helper()
 	argv := append([]string{grpcurl(t), "-plaintext", "-max-time", "10"}, flags...)
-	argv = append(append(argv, "-unix", "unix://"+sock), args...)
+	argv = append(append(argv, "-unix", sock), args...) // as README documents it
 	if user != "" {
 		argv = append([]string{"setpriv", "--reuid=" + user, "--regid=nogroup", "--clear-groups"}, argv...)
 	}
