@@ -32,7 +32,8 @@ chk_before_knock() {
 	echo "refused, REJECT line in kern.log"
 }
 
-# chk_knock_opens PORT: a knock from the client opens PORT and connects.
+# chk_knock_opens: a knock from the client opens the service port for it, and
+# the client connects.
 chk_knock_opens() {
 	local t0 t1
 	t0=$(now)
@@ -43,17 +44,24 @@ chk_knock_opens() {
 	echo "rule after $(ms "$t0" "$t1") ms, service reached"
 }
 
+# chk_attacker_refused: the opening is for the client's address only.
 chk_attacker_refused() {
 	if connect "$NS_A"; then echo "the attacker connected"; return 1; fi
 	echo "refused"
 }
 
-# chk_expires: after delay the rule is gone and a new connection fails.
+# chk_expires: the rule is gone within a second of its deadline (plus the
+# polling here) and a new connection fails.
 chk_expires() {
+	local deadline late
+	deadline=$(rule_deadline "$CLIENT_IP" "$SERVICE_PORT")
+	[ -n "$deadline" ] || { echo "no opening with a deadline= comment to watch"; return 1; }
 	wait_until $((DELAY + 3)) rule_absent "$CLIENT_IP" "$SERVICE_PORT" ||
-		{ echo "rule still present $((DELAY + 3)) s after the knock"; return 1; }
+		{ echo "rule still present $((DELAY + 3)) s later (deadline $deadline)"; return 1; }
+	late=$(ms "$(date -d "$deadline" +%s)" "$(now)")
+	[ "$late" -le 1500 ] || { echo "rule removed $late ms after its deadline $deadline"; return 1; }
 	if connect "$NS_C"; then echo "rule gone but a connection still succeeded"; return 1; fi
-	echo "rule gone within delay ${DELAY}s + 1 s, connection refused"
+	echo "rule gone $late ms after its deadline, connection refused"
 }
 
 # last_knock_fields prints "ID SEQ ACK WINDOW" of the client's last knock in kern.log.

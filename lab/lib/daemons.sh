@@ -123,6 +123,12 @@ rule_present() {
 
 rule_absent() { ! rule_present "$@"; }
 
+# rule_deadline IP PORT prints the deadline in the opening's rule comment.
+rule_deadline() {
+	in_ns "$NS_S" iptables -w 5 -S KNOCKKNOCK | grep -E -- "-s $1/32 .*--dport $2( |$)" |
+		sed -nE 's/.*deadline=([0-9T:Z-]+).*/\1/p' | head -1 || true
+}
+
 # connect NS tries one HTTP request to the protected service from NS.
 connect() {
 	in_ns "$1" curl -s --max-time 3 "http://$SERVER_IP:$SERVICE_PORT/" 2>/dev/null | grep -q kk-lab-service

@@ -3,8 +3,8 @@
 # Topology: three network namespaces. The server namespace holds a bridge
 # (10.201.0.1/24); the client (.2) and the attacker (.3) namespaces each join
 # it with a veth pair, so both reach the server over the same link. All
-# iptables commands run inside the server namespace; the host's rules are
-# never read or changed.
+# iptables commands that change anything run inside the server namespace; the
+# host's rules are only read, before and after, to show they did not change.
 #
 # Everything created is recorded under $T (pid files, flags) so that teardown,
 # run from the EXIT trap, removes it even after a failure or Ctrl-C.
@@ -146,8 +146,9 @@ load_firewall() {
 	in_ns "$NS_S" env PATH="$BIN:$PATH" sh "$TOP/firewall/knockknock-firewall.sh" -4 -d "$T/etc/profiles" start
 }
 
-# setup_user creates the unprivileged lab user if missing, in the adm group
-# (to read kern.log) and in its own group, which owns the firewall socket.
+# setup_user creates the unprivileged lab user (and its group, which owns the
+# firewall socket) if missing. kk-monitor gets the adm group, which reads
+# kern.log, when it starts, as SupplementaryGroups=adm does in its unit.
 setup_user() {
 	if ! id "$LAB_USER" >/dev/null 2>&1; then
 		useradd --system --user-group --no-create-home --home-dir / \

@@ -1,11 +1,5 @@
 # stress.sh: the crash check and the flood proof. Sourced by lab.sh.
 
-# rule_deadline IP PORT prints the deadline in the opening's rule comment.
-rule_deadline() {
-	in_ns "$NS_S" iptables -w 5 -S KNOCKKNOCK | grep -E -- "-s $1/32 .*--dport $2( |$)" |
-		sed -nE 's/.*deadline=([0-9T:Z-]+).*/\1/p' | head -1
-}
-
 # chk_kill9: with a port open, kill -9 kk-firewall. The kernel must stop
 # matching the rule at its deadline (-m time --datestop) with no helper
 # alive, and the next start must sweep the stale rule.
