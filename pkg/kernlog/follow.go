@@ -76,6 +76,8 @@ type follower struct {
 	off    int64    // bytes of f consumed, including the held partial line
 	buf    []byte
 	n      int // a partial line is held in buf[:n]
+
+	failingSince time.Time // when opening the path started failing
 }
 
 // loop waits for changes and reads what they brought.
@@ -103,21 +105,34 @@ func (fl *follower) loop(ctx context.Context, w *fsnotify.Watcher) error {
 	}
 }
 
-// open opens the path, at its end if atEnd.
-func (fl *follower) open(atEnd bool) error {
+// openFile opens the path, at its end if atEnd, returning the file and
+// the offset reached.
+func (fl *follower) openFile(atEnd bool) (*os.File, int64, error) {
 	f, err := os.Open(fl.path)
 	if errors.Is(err, fs.ErrPermission) {
-		return fmt.Errorf("following %s: %w (the user needs read access, e.g. membership of group adm)", fl.path, err)
+		return nil, 0, fmt.Errorf("following %s: %w (the user needs read access, e.g. membership of group adm)", fl.path, err)
 	}
 	if err != nil {
-		return fmt.Errorf("following %s: %w", fl.path, err)
+		return nil, 0, fmt.Errorf("following %s: %w", fl.path, err)
 	}
-	fl.f, fl.off, fl.n = f, 0, 0
+	var off int64
 	if atEnd {
-		if fl.off, err = f.Seek(0, io.SeekEnd); err != nil {
-			return fmt.Errorf("following %s: %w", fl.path, err)
+		if off, err = f.Seek(0, io.SeekEnd); err != nil {
+			f.Close()
+			return nil, 0, fmt.Errorf("following %s: %w", fl.path, err)
 		}
 	}
+	return f, off, nil
+}
+
+// open makes the path the file being read, at its end if atEnd.
+func (fl *follower) open(atEnd bool) error {
+	f, off, err := fl.openFile(atEnd)
+	if err != nil {
+		return err
+	}
+	fl.close()
+	fl.f, fl.off, fl.n = f, off, 0
 	return nil
 }
 
@@ -140,15 +155,18 @@ func (fl *follower) replay() error {
 	return nil
 }
 
+// openGrace is how long a file that exists but cannot be opened is waited
+// for: rotation tools create the new file first and set its owner and mode
+// just after.
+const openGrace = 5 * time.Second
+
 // catchUp reads everything new, following a rotation if one happened.
 func (fl *follower) catchUp() error {
 	if fl.f == nil {
 		if err := fl.open(false); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // not created yet
-			}
-			return err
+			return fl.openFailed(err)
 		}
+		fl.failingSince = time.Time{}
 	}
 	for {
 		if err := fl.drain(); err != nil {
@@ -159,6 +177,21 @@ func (fl *follower) catchUp() error {
 			return err
 		}
 	}
+}
+
+// openFailed decides whether failing to open the path stops following: not
+// while it does not exist, nor for openGrace after the first failure.
+func (fl *follower) openFailed(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // not created yet
+	}
+	if fl.failingSince.IsZero() {
+		fl.failingSince = time.Now()
+	}
+	if time.Since(fl.failingSince) < openGrace {
+		return nil
+	}
+	return err
 }
 
 // checkRotation reports whether the path now names another file or the file
@@ -177,12 +210,7 @@ func (fl *follower) checkRotation() (bool, error) {
 	}
 	switch {
 	case !os.SameFile(st, cur):
-		if err := fl.drain(); err != nil { // what was written before the switch
-			return false, err
-		}
-		fl.flushPartial()
-		fl.close()
-		return true, fl.open(false)
+		return fl.switchFile()
 	case st.Size() < fl.off:
 		fl.n = 0 // the held partial line went with the truncation
 		if _, err := fl.f.Seek(0, io.SeekStart); err != nil {
@@ -192,6 +220,25 @@ func (fl *follower) checkRotation() (bool, error) {
 		return true, nil
 	}
 	return false, nil
+}
+
+// switchFile moves from the rotated file to the new one at the path. Until
+// the new one can be opened, the old one is kept, since the logger may still
+// be writing to it.
+func (fl *follower) switchFile() (bool, error) {
+	f, _, err := fl.openFile(false)
+	if err != nil {
+		return false, fl.openFailed(err)
+	}
+	fl.failingSince = time.Time{}
+	if err := fl.drain(); err != nil { // what was written before the switch
+		f.Close()
+		return false, err
+	}
+	fl.flushPartial()
+	fl.close()
+	fl.f, fl.off, fl.n = f, 0, 0
+	return true, nil
 }
 
 // drain reads to the current end of the file, handing over complete lines.
