@@ -44,6 +44,7 @@ preflight() {
 	need socat socat
 	need curl curl
 	need setpriv util-linux
+	need getcap libcap2-bin
 	need systemd-socket-activate systemd
 	[ -e /proc/sys/net/netfilter/nf_log_all_netns ] || die "the kernel has no net.netfilter.nf_log_all_netns: LOG in a namespace needs it"
 }
