@@ -78,7 +78,12 @@ bring_up() {
 
 run_test() {
 	step "systemd units, make install (into a temp DESTDIR)"
-	bash "$TOP/systemd/check.sh" "$BIN" && LAB_PASSED=$((LAB_PASSED + 3)) || LAB_FAILED=$((LAB_FAILED + 1))
+	local rc=0
+	bash "$TOP/systemd/check.sh" "$BIN" >"$T/systemd-check.out" 2>&1 || rc=$?
+	cat "$T/systemd-check.out"
+	LAB_PASSED=$((LAB_PASSED + $(grep -c '^PASS' "$T/systemd-check.out" || true)))
+	LAB_FAILED=$((LAB_FAILED + $(grep -c '^FAIL' "$T/systemd-check.out" || true)))
+	[ "$rc" -eq 0 ] || grep -q '^FAIL' "$T/systemd-check.out" || fail "systemd/check.sh exited $rc"
 	check "make install DESTDIR=... and make uninstall" chk_install
 	step "lab: namespaces $NS_S/$NS_C/$NS_A, rsyslogd, kk-firewall, kk-monitor"
 	bring_up

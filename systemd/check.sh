@@ -59,4 +59,28 @@ for unit in "${!max_exposure[@]}"; do
 		fail "systemd-analyze security $unit: exposure $exposure is over $limit"$'\n'"$(grep '✗' <<<"$out")"
 	fi
 done
+# sysusers.d and tmpfiles.d, applied to an empty root: the user, its groups,
+# and the directories with their owners and modes.
+check_sysusers_tmpfiles() {
+	local r=$root/fresh uid gid
+	mkdir -p "$r/etc" "$r/usr/lib/sysusers.d" "$r/usr/lib/tmpfiles.d"
+	cp "$here/sysusers.d/knockknock.conf" "$r/usr/lib/sysusers.d/"
+	cp "$here/tmpfiles.d/knockknock.conf" "$r/usr/lib/tmpfiles.d/"
+	systemd-sysusers --root="$r" >/dev/null 2>&1 || { echo "systemd-sysusers failed"; return 1; }
+	uid=$(awk -F: '$1 == "knockknock" { print $3 }' "$r/etc/passwd")
+	gid=$(awk -F: '$1 == "knockknock" { print $3 }' "$r/etc/group")
+	[ -n "$uid" ] && [ -n "$gid" ] || { echo "no knockknock user and group"; return 1; }
+	grep -Eq '^adm:[^:]*:[0-9]+:(.*,)?knockknock(,.*)?$' "$r/etc/group" || { echo "knockknock is not in adm"; return 1; }
+	systemd-tmpfiles --root="$r" --create >/dev/null 2>&1 || { echo "systemd-tmpfiles --create failed"; return 1; }
+	[ "$(stat -c '%a %u:%g' "$r/etc/knockknock.d/profiles")" = "700 $uid:$gid" ] ||
+		{ echo "profiles dir is $(stat -c '%a %u:%g' "$r/etc/knockknock.d/profiles")"; return 1; }
+	[ "$(stat -c '%a %u:%g' "$r/run/knockknock")" = "750 0:$gid" ] ||
+		{ echo "/run/knockknock is $(stat -c '%a %u:%g' "$r/run/knockknock")"; return 1; }
+	echo "user knockknock in adm; profiles 0700 knockknock, /run/knockknock 0750 root:knockknock"
+}
+if out=$(check_sysusers_tmpfiles); then
+	pass "sysusers.d and tmpfiles.d on an empty root: $out"
+else
+	fail "sysusers.d and tmpfiles.d: $out"
+fi
 exit "$failed"
