@@ -75,24 +75,25 @@ func rfc3339Len(b []byte) int {
 	return 0
 }
 
+// printkChars marks the bytes allowed inside a printk timestamp.
+var printkChars = [256]bool{' ': true, '.': true, '0': true, '1': true, '2': true, '3': true,
+	'4': true, '5': true, '6': true, '7': true, '8': true, '9': true}
+
 // skipPrintkTime drops a leading "[  370.992955] " printk timestamp.
 func skipPrintkTime(msg []byte) []byte {
 	if len(msg) == 0 || msg[0] != '[' {
 		return msg
 	}
-	for i := 1; i < len(msg) && i < 24; i++ {
-		c := msg[i]
-		switch {
-		case c == ']':
-			if i+1 < len(msg) && msg[i+1] == ' ' {
-				return msg[i+2:]
-			}
-			return msg
-		case c != ' ' && c != '.' && !isDigit(c):
+	end := bytes.IndexByte(msg[:min(len(msg), 24)], ']')
+	if end < 0 || end+1 >= len(msg) || msg[end+1] != ' ' {
+		return msg
+	}
+	for _, c := range msg[1:end] {
+		if !printkChars[c] {
 			return msg
 		}
 	}
-	return msg
+	return msg[end+2:]
 }
 
 // parseIPv4 parses a dotted quad without leading zeros.
