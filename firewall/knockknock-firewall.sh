@@ -107,8 +107,11 @@ start_family() {
 	ensure_chain KK_REJECTLOG
 	ensure_chain KK_INPUT
 	# Knock ports: one LOG per knock, limited per source address, and no
-	# second LOG line from the general rule.
-	log_rule -A KK_KNOCKLOG -p tcp --syn -m hashlimit --hashlimit-mode srcip \
+	# second LOG line from the general rule. An IPv6 host usually holds a
+	# whole /64, so there the "source" is the /64.
+	mask=32
+	[ "$FAMILY" = 4 ] || mask=64
+	log_rule -A KK_KNOCKLOG -p tcp --syn -m hashlimit --hashlimit-mode srcip --hashlimit-srcmask "$mask" \
 		--hashlimit-upto "$RATE/sec" --hashlimit-burst "$BURST" \
 		--hashlimit-name "kk_knock$FAMILY" --hashlimit-htable-expire 10000
 	reject_rules KK_KNOCKLOG
