@@ -102,6 +102,7 @@ run_test() {
 	check "kill -9 of kk-firewall: the kernel stops at the deadline, the next start sweeps" chk_kill9
 	check "flood: >= 99/100 knocks open while the attacker floods the knock port" chk_flood
 	check "control: the same flood starves knocks under the seed's global LOG limit" chk_flood_control
+	check "kk-monitor and kk-firewall are healthy at the end" chk_daemons_healthy
 	check "the host's own firewall rules were not touched" chk_host_untouched
 	printf '\nlab: %d passed, %d failed\n' "$LAB_PASSED" "$LAB_FAILED"
 	[ "$LAB_FAILED" -eq 0 ]

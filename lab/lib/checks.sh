@@ -185,3 +185,15 @@ chk_host_untouched() {
 	host_rules | cmp -s - "$T/host.rules" || { echo "the host's iptables rules changed during the lab"; return 1; }
 	echo "iptables-save of the host identical before and after ($(grep -c '^-A' "$T/host.rules") rules)"
 }
+
+# chk_daemons_healthy: after everything above, kk-monitor and kk-firewall
+# still run and neither logged an error or a panic.
+chk_daemons_healthy() {
+	local d bad
+	for d in monitor firewall; do
+		pid_alive "$d" || { echo "kk-$d is not running"; return 1; }
+		bad=$(grep -E 'level=ERROR|^panic:|^fatal error:' "$T/log/kk-$d.log" | head -1 | cut -c1-240)
+		[ -z "$bad" ] || { echo "kk-$d logged: $bad"; return 1; }
+	done
+	echo "both running; no ERROR, panic or fatal line in their logs"
+}
