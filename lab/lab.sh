@@ -122,7 +122,7 @@ main() {
 	case "$MODE" in
 	demo) run_demo ;;
 	test) run_test ;;
-	bench) bring_up && run_bench && bench_spoofed_flood ;;
+	bench) wrap_iptables && bring_up && run_bench && bench_spoofed_flood ;;
 	esac
 }
 

@@ -74,7 +74,7 @@ start_firewall() {
 	chgrp "$LAB_GROUP" "$T/run/knockknock"
 	chmod 0750 "$T/run/knockknock"
 	rm -f "$SOCK"
-	ip netns exec "$NS_S" systemd-socket-activate -l "$SOCK" \
+	ip netns exec "$NS_S" env PATH="${FW_PATH:-$PATH}" systemd-socket-activate -l "$SOCK" \
 		"$BIN/kk-firewall" --allow-user "$LAB_USER" --idle-exit 10m \
 		>>"$T/log/kk-firewall.log" 2>&1 &
 	echo $! >"$T/pid/firewall.pid"
