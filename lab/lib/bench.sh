@@ -58,7 +58,8 @@ slog_time() {
 }
 
 # bench_knocks N BASE knocks N times (ports BASE+1..BASE+N), paced under the
-# per-source LOG limit, and records "port t0 t4" lines in $T/bench/sends.
+# per-source LOG limit, and records "port t0 t4 te" lines in $T/bench/sends
+# (te: kk-client has exited).
 bench_knocks() {
 	local i port t0 te t4
 	for i in $(seq "$1"); do
@@ -73,8 +74,10 @@ bench_knocks() {
 	done
 }
 
-# bench_split FROM turns the timestamps (stamped kern.log lines after line FROM) into per-knock durations (ms):
-# total, log, monitor+helper, reply, poll; one line per knock in $T/bench/rows.
+# bench_split FROM turns the timestamps (kern.log lines stamped after line
+# FROM) into one line of durations in ms per knock in $T/bench/rows:
+#   1 total t0-t2  2 log t0-t1  3 monitor+helper t1-t2  4 reply t2-t3
+#   5 poll t0-t4   6 monitor t1-tx  7 kk-client t0-te  8 helper tx-t2
 bench_split() {
 	local port t0 t4 te t1 t2 t3 tx n=0
 	mapfile -t klines < <(tail -n +$(($1 + 1)) "$T/bench/stamped" | grep -E "SRC=$CLIENT_IP .*DPT=$KNOCK_PORT .* SYN " |
@@ -127,9 +130,10 @@ run_bench() {
 	bench_row "    of which kk-client runs (start -> exit)" 7
 	bench_row "  monitor + helper (line in kern.log -> rule inserted)" 3
 	bench_row "    monitor (line in kern.log -> kk-firewall execs iptables)" 6
-	bench_row "    helper (exec of iptables -> rule in, \"opened\" logged)" 8
+	bench_row "    helper (exec of iptables -> rule in, \"opened\" logged)*" 8
 	bench_row "reply (rule inserted -> kk-monitor has the answer)" 4
 	bench_row "knock -> rule seen by an iptables -S poll" 5
+	info "* includes about 1 ms for the bench's stamping iptables wrapper"
 	info "first knock, with socket activation: $(awk '{ printf "%d", ($3 - $2) * 1000 }' "$T/bench/cold") ms to the rule poll (not in the figures above)"
 	info "iptables $(iptables -V | awk '{ print $2, $3 }'); CPUs: $(nproc)"
 	[ "$got" -eq "$n" ]
