@@ -29,7 +29,7 @@ start_stamper() {
 # wrap_iptables makes kk-firewall, in bench mode, find first in PATH an
 # iptables wrapper that stamps each call and execs the real one. That marks
 # when the helper starts its real work, splitting monitor from helper. The
-# wrapper adds about a millisecond of bash to the helper's figure.
+# wrapper adds about 2 ms of bash to the helper (and total) figures.
 wrap_iptables() {
 	local real
 	real=$(command -v iptables)
@@ -133,7 +133,7 @@ run_bench() {
 	bench_row "    helper (exec of iptables -> rule in, \"opened\" logged)*" 8
 	bench_row "reply (rule inserted -> kk-monitor has the answer)" 4
 	bench_row "knock -> rule seen by an iptables -S poll" 5
-	info "* includes about 1 ms for the bench's stamping iptables wrapper"
+	info "* the stamping iptables wrapper adds about 2 ms here, and so to the totals above"
 	info "first knock, with socket activation: $(awk '{ printf "%d", ($3 - $2) * 1000 }' "$T/bench/cold") ms to the rule poll (not in the figures above)"
 	info "iptables $(iptables -V | awk '{ print $2, $3 }'); CPUs: $(nproc)"
 	[ "$got" -eq "$n" ]
