@@ -30,8 +30,9 @@ cp /bin/kill "$root/usr/bin/kill"
 ln -s usr/bin "$root/bin"
 install -m 0755 "$bindir/kk-firewall" "$bindir/kk-monitor" "$bindir/kk-client" "$root/usr/local/bin/"
 install -m 0644 "$here"/kk-firewall.socket "$here"/kk-firewall.service "$here"/kk-monitor.service \
-	"$root/etc/systemd/system/"
-units=(kk-firewall.socket kk-firewall.service kk-monitor.service)
+	"$here"/knockknock-firewall.service "$root/etc/systemd/system/"
+install -D -m 0755 "$here/../firewall/knockknock-firewall.sh" "$root/usr/local/sbin/knockknock-firewall.sh"
+units=(kk-firewall.socket kk-firewall.service kk-monitor.service knockknock-firewall.service)
 # The proxy is a user unit; verify checks its syntax and ExecStart all the same.
 if [ -f "$here/kk-client-proxy.service" ]; then
 	install -m 0644 "$here/kk-client-proxy.service" "$root/etc/systemd/system/"

@@ -3,7 +3,9 @@
 # Usage: DESTDIR=... PREFIX=... systemd/install.sh install|uninstall [BINDIR]
 #
 # install puts the binaries in PREFIX/bin, the firewall script in PREFIX/sbin,
-# the system units in PREFIX/lib/systemd/system, the proxy user unit in
+# the system units (kk-firewall.socket/.service, kk-monitor.service and
+# knockknock-firewall.service, which loads the rules at boot) in
+# PREFIX/lib/systemd/system, the proxy user unit in
 # PREFIX/lib/systemd/user, sysusers.d and tmpfiles.d files under PREFIX/lib,
 # and /etc/knockknock.d/config only if there is none. Units name the binaries
 # by their installed path. kk-client gets cap_net_raw+ep so users can knock
@@ -22,7 +24,7 @@ userunitdir=${USERUNITDIR:-$prefix/lib/systemd/user}
 libdir=$prefix/lib
 
 binaries=(kk-monitor kk-firewall kk-client)
-system_units=(kk-firewall.socket kk-firewall.service kk-monitor.service)
+system_units=(kk-firewall.socket kk-firewall.service kk-monitor.service knockknock-firewall.service)
 user_units=(kk-client-proxy.service)
 
 say() { printf '%s: %s\n' "$action" "$*"; }
@@ -47,7 +49,7 @@ do_install() {
 		[ -e "$src" ] || { echo "install: $src missing: run make build" >&2; exit 1; }
 		install -D -m "$mode" "$src" "$dest$dst"
 		# Units name binaries by their installed path.
-		case "$dst" in *.service) sed -i "s|/usr/local/bin/|$prefix/bin/|g" "$dest$dst" ;; esac
+		case "$dst" in *.service) sed -i "s|/usr/local/bin/|$prefix/bin/|g; s|/usr/local/sbin/|$prefix/sbin/|g" "$dest$dst" ;; esac
 		say "$dest$dst"
 	done < <(files)
 	if [ -e "$dest/etc/knockknock.d/config" ]; then
@@ -78,8 +80,9 @@ next_steps() {
 install: next, as root:
   systemd-sysusers && systemd-tmpfiles --create   # user knockknock, /run/knockknock, profile ownership
   systemctl daemon-reload
-  systemctl enable --now kk-firewall.socket kk-monitor.service
-  $prefix/sbin/knockknock-firewall.sh start       # then save the rules: see README, "Surviving reboots"
+  systemctl enable --now knockknock-firewall.service kk-firewall.socket kk-monitor.service
+  # knockknock-firewall.service loads the rules at boot; after adding a profile:
+  systemctl reload knockknock-firewall.service kk-monitor.service
 NEXT
 }
 
@@ -90,7 +93,7 @@ do_uninstall() {
 	done < <(files; echo "- $userunitdir/kk-client-proxy.service -")
 	say "kept $dest/etc/knockknock.d (config, profiles and their keys); remove it by hand if you mean to"
 	if [ -z "$dest" ]; then
-		say "if kk was running: systemctl disable --now kk-monitor.service kk-firewall.socket kk-firewall.service; then knockknock-firewall.sh stop"
+		say "if kk was running, first: systemctl disable --now kk-monitor.service kk-firewall.socket kk-firewall.service knockknock-firewall.service"
 	fi
 }
 

@@ -137,12 +137,15 @@ chk_install() {
 		{ echo "install failed: $(tail -3 "$T/log/install.out")"; return 1; }
 	for f in usr/bin/kk-monitor usr/bin/kk-firewall usr/bin/kk-client usr/sbin/knockknock-firewall.sh \
 		usr/lib/systemd/system/kk-firewall.socket usr/lib/systemd/system/kk-firewall.service \
-		usr/lib/systemd/system/kk-monitor.service usr/lib/sysusers.d/knockknock.conf \
+		usr/lib/systemd/system/kk-monitor.service usr/lib/systemd/system/knockknock-firewall.service \
+		usr/lib/sysusers.d/knockknock.conf \
 		usr/lib/tmpfiles.d/knockknock.conf etc/knockknock.d/config; do
 		[ -f "$d/$f" ] || { echo "install did not create /$f"; return 1; }
 	done
 	grep -q '^ExecStart=/usr/bin/kk-firewall ' "$d/usr/lib/systemd/system/kk-firewall.service" ||
 		{ echo "kk-firewall.service does not run /usr/bin/kk-firewall"; return 1; }
+	grep -q '^ExecStart=/usr/sbin/knockknock-firewall.sh start$' "$d/usr/lib/systemd/system/knockknock-firewall.service" ||
+		{ echo "knockknock-firewall.service does not run /usr/sbin/knockknock-firewall.sh"; return 1; }
 	if [ -f "$TOP/systemd/kk-client-proxy.service" ]; then
 		grep -q '^ExecStart=/usr/bin/kk-client ' "$d/usr/lib/systemd/user/kk-client-proxy.service" ||
 			{ echo "the kk-client-proxy user unit is missing or does not run /usr/bin/kk-client"; return 1; }
