@@ -54,10 +54,7 @@ teardown() {
 	if [ -f "$T/sysctl.nf_log_all_netns" ]; then
 		sysctl -qw net.netfilter.nf_log_all_netns="$(cat "$T/sysctl.nf_log_all_netns")"
 	fi
-	if [ -f "$T/user.created" ]; then
-		userdel "$LAB_USER" 2>/dev/null
-		getent group "$LAB_USER" >/dev/null && groupdel "$LAB_USER" 2>/dev/null
-	fi
+	[ ! -f "$T/user.created" ] || remove_user
 	if [ "${KK_LAB_KEEP:-}" = 1 ]; then
 		echo "lab: kept $T (KK_LAB_KEEP=1)"
 	else
@@ -65,6 +62,19 @@ teardown() {
 	fi
 	[ "$MODE" = demo ] && echo "lab: torn down: namespaces, processes, lab user, temp files"
 	exit "$rc"
+}
+
+# remove_user deletes the lab user the lab created. userdel refuses while a
+# process (even an unreaped one) still has its uid, so it is retried briefly.
+remove_user() {
+	local i err
+	for i in $(seq 20); do
+		err=$(userdel "$LAB_USER" 2>&1) && break
+		sleep 0.1
+	done
+	id "$LAB_USER" >/dev/null 2>&1 && echo "lab: could not remove user $LAB_USER: $err" >&2
+	getent group "$LAB_USER" >/dev/null && groupdel "$LAB_USER" 2>/dev/null
+	return 0
 }
 
 # stop_pidfiles ends every process the lab recorded, TERM first, then KILL.
