@@ -33,6 +33,11 @@ setup_dirs() {
 	NS_A=kklab-a-$id
 	echo "$NS_S $NS_C $NS_A" >"$T/namespaces"
 	host_rules >"$T/host.rules"
+	# The unprivileged monitor must be able to run its binary wherever the
+	# checkout lives (/root is 0700), and a rebuild mid-run must not matter.
+	mkdir -p "$T/bin"
+	install -m 0755 "$BIN/kk-monitor" "$BIN/kk-firewall" "$BIN/kk-client" "$T/bin/"
+	BIN=$T/bin
 }
 
 # teardown removes everything the lab made. It runs once, from the EXIT trap.
