@@ -15,6 +15,9 @@ type fakeIPT struct {
 	chains map[string][][]string
 	calls  int
 	fail   error // returned by every mutating call when set
+	// deleteGate, when set, is received from before each Delete, so a
+	// test can hold a deletion in progress.
+	deleteGate chan struct{}
 }
 
 type notExistErr struct{ msg string }
@@ -70,6 +73,9 @@ func (f *fakeIPT) Append(table, chain string, spec ...string) error {
 }
 
 func (f *fakeIPT) Delete(table, chain string, spec ...string) error {
+	if f.deleteGate != nil {
+		<-f.deleteGate
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	i := f.index(chain, spec)

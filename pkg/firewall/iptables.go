@@ -233,13 +233,25 @@ func (m *IPTables) add(o Opening) error {
 	return nil
 }
 
-// remove deletes o's rule and forgets o. A rule that is already gone is not
-// an error: someone deleted it by hand, and the hole is closed either way.
+// remove forgets o and deletes its rule. m.mu must be held.
 func (m *IPTables) remove(o Opening, why string) error {
+	m.forget(o)
+	return m.deleteRule(o, why)
+}
+
+// forget drops o from the live openings. m.mu must be held.
+func (m *IPTables) forget(o Opening) {
 	k := key{o.IP, o.Port}
 	if cur, ok := m.openings[k]; ok && cur == o {
 		delete(m.openings, k)
 	}
+}
+
+// deleteRule deletes o's rule. It needs no lock: it touches only the
+// iptables handles, which are fixed after start. A rule that is already
+// gone is not an error: someone deleted it by hand, and the hole is closed
+// either way.
+func (m *IPTables) deleteRule(o Opening, why string) error {
 	ipt, err := m.family(o.IP)
 	if err == nil {
 		err = ipt.Delete(table, Chain, ruleSpec(o)...)

@@ -113,6 +113,41 @@ func TestExpiryRevokeAndList(t *testing.T) {
 	}
 }
 
+// TestOpenNotHeldUpByExpiry holds an expiry's rule deletion (an iptables
+// exec in production) and checks that an Open still completes meanwhile.
+func TestOpenNotHeldUpByExpiry(t *testing.T) {
+	r := newRig(t, Policy{})
+	a := r.open(t, "192.0.2.7", 22, 2*time.Second)
+	r.v4.deleteGate = make(chan struct{})
+	r.clock.Advance(2 * time.Second)
+	expired := make(chan struct{})
+	go func() { r.m.expire(); close(expired) }()
+	opened := make(chan error, 1)
+	go func() {
+		_, err := r.m.Open(context.Background(), OpenRequest{IP: netip.MustParseAddr("192.0.2.9"), Port: 22, Duration: 5 * time.Second})
+		opened <- err
+	}()
+	select {
+	case err := <-opened:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		close(r.v4.deleteGate) // let the expiry finish so cleanup does not hang
+		t.Fatal("Open waited for an expiry's rule deletion")
+	}
+	if r.m.Pending() != 1 {
+		t.Fatalf("pending = %d, want 1 (a forgotten, the new one live)", r.m.Pending())
+	}
+	close(r.v4.deleteGate)
+	<-expired
+	for _, line := range r.v4.dump(Chain) {
+		if line == ruleLine(a) {
+			t.Fatalf("expired rule still in the chain: %q", r.v4.dump(Chain))
+		}
+	}
+}
+
 func TestRuleDeletedByHandIsForgottenQuietly(t *testing.T) {
 	r := newRig(t, Policy{})
 	o := r.open(t, "192.0.2.7", 22, 2*time.Second)

@@ -111,28 +111,40 @@ func (m *IPTables) rearm() {
 	m.timer.Reset(d)
 }
 
-// expire removes every opening whose deadline has passed.
+// expire removes every opening whose deadline has passed. The rules are
+// deleted after the lock is released: each deletion execs iptables (about
+// 15 ms), and deadlines are whole seconds, so expiries come in bursts that
+// would otherwise hold up Open calls arriving meanwhile. An Open for the
+// same address and port in between adds a rule with a later deadline,
+// which is a different rule, so it is not touched.
 func (m *IPTables) expire() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.closed {
+		m.mu.Unlock()
 		return
 	}
-	m.expireDue()
+	due := m.takeDue()
 	m.rearm()
-}
-
-func (m *IPTables) expireDue() {
-	now := m.now()
-	for _, o := range m.openings {
-		if !now.Before(o.Deadline) {
-			m.remove(o, "deadline") // logged; the entry is forgotten either way
-		}
+	m.mu.Unlock()
+	for _, o := range due {
+		m.deleteRule(o, "deadline") // logged; the opening is forgotten either way
 	}
 }
 
-// Cleanup deletes the INPUT jump and Chain with all its rules, for IPv4 and
-// IPv6. It is for ExecStopPost and uninstalling.
+// takeDue forgets and returns the openings whose deadline has passed. m.mu
+// must be held.
+func (m *IPTables) takeDue() []Opening {
+	now := m.now()
+	var due []Opening
+	for _, o := range m.openings {
+		if !now.Before(o.Deadline) {
+			m.forget(o)
+			due = append(due, o)
+		}
+	}
+	return due
+}
+
 func Cleanup() error {
 	for _, p := range []iptables.Protocol{iptables.ProtocolIPv4, iptables.ProtocolIPv6} {
 		ipt, err := iptables.NewWithProtocol(p)
