@@ -16,8 +16,10 @@ type fakeIPT struct {
 	calls  int
 	fail   error // returned by every mutating call when set
 	// deleteGate, when set, is received from before each Delete, so a
-	// test can hold a deletion in progress.
+	// test can hold a deletion in progress; deleting is then sent to (if
+	// it has room) to say a deletion is waiting.
 	deleteGate chan struct{}
+	deleting   chan struct{}
 }
 
 type notExistErr struct{ msg string }
@@ -74,6 +76,10 @@ func (f *fakeIPT) Append(table, chain string, spec ...string) error {
 
 func (f *fakeIPT) Delete(table, chain string, spec ...string) error {
 	if f.deleteGate != nil {
+		select {
+		case f.deleting <- struct{}{}:
+		default:
+		}
 		<-f.deleteGate
 	}
 	f.mu.Lock()
