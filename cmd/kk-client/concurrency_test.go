@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kk-project/kk/internal/nstest"
+	"github.com/kk-project/kk/internal/syncbuf"
 	"github.com/kk-project/kk/pkg/knock"
 	"github.com/kk-project/kk/pkg/profile"
 )
@@ -183,9 +183,9 @@ var listening = regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
 
 // startProxyBinary runs `kk-client proxy 0 --dir profiles flags...` in ns and returns its address.
 // Cleanup stops it with SIGTERM and checks that it exits cleanly.
-func startProxyBinary(t *testing.T, ns *nstest.NS, profiles string, flags ...string) (string, *lockedBuffer) {
+func startProxyBinary(t *testing.T, ns *nstest.NS, profiles string, flags ...string) (string, *syncbuf.Buffer) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	args := append([]string{kkClient(t), "proxy", "0", "--dir", profiles}, flags...)
 	cmd := ns.Command(ctx, args...)
@@ -283,22 +283,4 @@ func (c *capture) wait(t *testing.T, n int, timeout time.Duration) []knock.Field
 			return got
 		}
 	}
-}
-
-// lockedBuffer collects a child's output for concurrent reading.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -14,6 +14,7 @@ import (
 	xproxy "golang.org/x/net/proxy"
 
 	"github.com/kk-project/kk/internal/nstest"
+	"github.com/kk-project/kk/internal/syncbuf"
 	"github.com/kk-project/kk/pkg/knock"
 	"github.com/kk-project/kk/pkg/profile"
 )
@@ -201,7 +202,7 @@ func echoThrough(d xproxy.Dialer, target string) error {
 	return nil
 }
 
-func waitForMatch(t *testing.T, b *lockedBuffer, re *regexp.Regexp, timeout time.Duration) {
+func waitForMatch(t *testing.T, b *syncbuf.Buffer, re *regexp.Regexp, timeout time.Duration) {
 	t.Helper()
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if re.MatchString(b.String()) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kk-project/kk/internal/nstest"
+	"github.com/kk-project/kk/internal/syncbuf"
 )
 
 // TestProxyStopsOnSignal runs the proxy binary and stops it with SIGINT and
@@ -17,7 +18,7 @@ func TestProxyStopsOnSignal(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			ns := nstest.New(t, "sig")
-			logs := &lockedBuffer{}
+			logs := &syncbuf.Buffer{}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			cmd := ns.Command(ctx, kkClient(t), "proxy", "0", "--dir", t.TempDir())
@@ -42,7 +43,7 @@ func TestProxyStopsOnSignal(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, b *lockedBuffer, substr string, timeout time.Duration) {
+func waitFor(t *testing.T, b *syncbuf.Buffer, substr string, timeout time.Duration) {
 	t.Helper()
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if strings.Contains(b.String(), substr) {

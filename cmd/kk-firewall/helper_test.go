@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kk-project/kk/internal/nstest"
+	"github.com/kk-project/kk/internal/syncbuf"
 	"github.com/kk-project/kk/pkg/fwrpc"
 )
 
@@ -55,26 +55,8 @@ func binary(t testing.TB) string {
 type helper struct {
 	cmd  *exec.Cmd
 	sock string
-	log  *syncBuffer
+	log  *syncbuf.Buffer
 	done chan error
-}
-
-// syncBuffer collects a process's output safely.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // socketDir returns a directory that user nobody can traverse.
@@ -106,7 +88,7 @@ func startHelper(t testing.TB, ns *nstest.NS, sock string, args ...string) *help
 // launch starts args in ns without waiting for anything.
 func launch(t testing.TB, ns *nstest.NS, sock string, args ...string) *helper {
 	t.Helper()
-	h := &helper{sock: sock, log: &syncBuffer{}, done: make(chan error, 1)}
+	h := &helper{sock: sock, log: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	h.cmd = ns.Command(context.Background(), args...)
 	h.cmd.Stdout, h.cmd.Stderr = h.log, h.log
 	if err := h.cmd.Start(); err != nil {

@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,36 +9,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 
+	"github.com/kk-project/kk/internal/syncbuf"
 	"github.com/kk-project/kk/pkg/firewall"
 	"github.com/kk-project/kk/pkg/fwrpc"
 	"github.com/kk-project/kk/pkg/kernlog"
 	"github.com/kk-project/kk/pkg/knock"
 	"github.com/kk-project/kk/pkg/profile"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent use, for captured logs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // A harness runs a Monitor against a temporary kern.log, with a
 // firewall.Fake served by the real fwrpc gRPC server on a unix socket.
@@ -52,7 +33,7 @@ type harness struct {
 	socket      string
 	fake        *firewall.Fake
 	srv         *grpc.Server
-	logs        *syncBuffer
+	logs        *syncbuf.Buffer
 	m           *Monitor
 	stop        context.CancelFunc
 	finished    chan struct{} // closed when Run returns
@@ -69,7 +50,7 @@ func newHarness(t *testing.T) *harness {
 		configPath:  filepath.Join(dir, "config"),
 		socket:      filepath.Join(dir, "firewall.sock"),
 		fake:        &firewall.Fake{},
-		logs:        &syncBuffer{},
+		logs:        &syncbuf.Buffer{},
 	}
 	if err := os.Mkdir(h.profilesDir, 0o755); err != nil {
 		t.Fatal(err)

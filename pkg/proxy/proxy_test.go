@@ -18,6 +18,7 @@ import (
 
 	xproxy "golang.org/x/net/proxy"
 
+	"github.com/kk-project/kk/internal/syncbuf"
 	"github.com/kk-project/kk/pkg/proxy"
 	"github.com/kk-project/kk/pkg/syn"
 )
@@ -103,13 +104,13 @@ type harness struct {
 	t        *testing.T
 	profiles string
 	addr     string // the proxy's 127.0.0.1 listener
-	logs     *syncBuffer
+	logs     *syncbuf.Buffer
 	stop     func() error // stops the proxy and waits, at most 10s, for Serve
 }
 
 func startProxy(t *testing.T, k proxy.Knocker, names map[string][]netip.Addr, profileNames ...string) *harness {
 	t.Helper()
-	h := &harness{t: t, profiles: t.TempDir(), logs: &syncBuffer{}}
+	h := &harness{t: t, profiles: t.TempDir(), logs: &syncbuf.Buffer{}}
 	for _, n := range profileNames {
 		if err := os.Mkdir(filepath.Join(h.profiles, n), 0o700); err != nil {
 			t.Fatal(err)
@@ -196,24 +197,6 @@ func (h *harness) connectLines() []string {
 		}
 	}
 	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for the proxy's concurrent logging.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func ipv6Loopback(t *testing.T) {
