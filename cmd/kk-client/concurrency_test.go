@@ -148,7 +148,7 @@ type nsDialer struct{ ns *nstest.NS }
 
 func (d nsDialer) Dial(network, addr string) (net.Conn, error) {
 	var c net.Conn
-	err := inNetns(d.ns, func() (err error) {
+	err := d.ns.Do(func() (err error) {
 		c, err = net.DialTimeout(network, addr, 10*time.Second)
 		return err
 	})
@@ -160,7 +160,7 @@ func (d nsDialer) Dial(network, addr string) (net.Conn, error) {
 func listenInNetns(t *testing.T, ns *nstest.NS) *net.TCPAddr {
 	t.Helper()
 	var l net.Listener
-	if err := inNetns(ns, func() (err error) {
+	if err := ns.Do(func() (err error) {
 		l, err = net.Listen("tcp4", "127.0.0.1:0")
 		return err
 	}); err != nil {
@@ -225,7 +225,7 @@ type capture struct {
 func startCapture(t *testing.T, ns *nstest.NS, port uint16) *capture {
 	t.Helper()
 	var fd int
-	if err := inNetns(ns, func() (err error) {
+	if err := ns.Do(func() (err error) {
 		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
 		return err
 	}); err != nil {

@@ -165,7 +165,7 @@ func (o *opener) invalid() int {
 func echoInNetns(t *testing.T, ns *nstest.NS, ip string) *net.TCPAddr {
 	t.Helper()
 	var l net.Listener
-	if err := inNetns(ns, func() (err error) {
+	if err := ns.Do(func() (err error) {
 		l, err = net.Listen("tcp4", net.JoinHostPort(ip, "0"))
 		return err
 	}); err != nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -209,27 +208,4 @@ func randUint16() uint16 {
 	b := make([]byte, 2)
 	rand.Read(b)
 	return uint16(b[0])<<8 | uint16(b[1])
-}
-
-// inNetns runs fn on an OS thread moved into the named namespace. Sockets fn
-// creates stay in that namespace wherever they are used afterwards. The
-// thread is never unlocked, so it exits with fn instead of returning to the
-// scheduler in the wrong namespace.
-func inNetns(ns *nstest.NS, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		f, err := os.Open("/var/run/netns/" + ns.Name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("entering namespace %s: %w", ns.Name, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
 }

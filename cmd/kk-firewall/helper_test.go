@@ -8,14 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/kk-project/kk/internal/nstest"
 	"github.com/kk-project/kk/internal/syncbuf"
@@ -172,44 +169,21 @@ func chain(t testing.TB, ns *nstest.NS, cmd string) []string {
 	return rules
 }
 
-// inNS runs f on a thread switched into ns, so sockets f creates live there.
-func inNS(t testing.TB, ns *nstest.NS, f func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	target, err := os.Open("/run/netns/" + ns.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		t.Fatalf("setns %s: %v", ns.Name, err)
-	}
-	defer func() {
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			panic(fmt.Sprintf("cannot return to the original network namespace: %v", err))
-		}
-	}()
-	f()
-}
-
 // connects reports whether a TCP connection from src in ns to dst is
 // accepted within 2 s.
 func connects(t testing.TB, ns *nstest.NS, src, dst string) bool {
 	t.Helper()
 	var err error
-	inNS(t, ns, func() {
+	if nsErr := ns.Do(func() error {
 		d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
 		var c net.Conn
 		if c, err = d.Dial("tcp", dst); err == nil {
 			c.Close()
 		}
-	})
+		return nil
+	}); nsErr != nil {
+		t.Fatal(nsErr)
+	}
 	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, syscall.ETIMEDOUT) && !isTimeout(err) {
 		t.Fatalf("connect %s -> %s: unexpected error %v", src, dst, err)
 	}

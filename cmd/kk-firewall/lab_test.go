@@ -30,16 +30,17 @@ func newLab(t testing.TB) *lab {
 	l.cli.Run(t, "ip", "addr", "add", "fd77::2/64", "dev", cliDev, "nodad")
 	l.srv.Run(t, "ip", "addr", "add", "fd77::1/64", "dev", srvDev, "nodad")
 	var ln, ln6 net.Listener
-	inNS(t, l.srv, func() {
-		var err error
+	err := l.srv.Do(func() (err error) {
 		if ln, err = net.Listen("tcp", "10.77.0.1:0"); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
-		if ln6, err = net.Listen("tcp", "[fd77::1]:"+strconv.Itoa(port)); err != nil {
-			t.Fatal(err)
-		}
+		ln6, err = net.Listen("tcp", "[fd77::1]:"+strconv.Itoa(port))
+		return err
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, x := range []net.Listener{ln, ln6} {
 		t.Cleanup(func() { x.Close() })
 		go acceptAll(x)

@@ -11,11 +11,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // RequireRoot stops t unless the process runs as uid 0.
@@ -82,4 +86,28 @@ func mustRun(t testing.TB, args ...string) string {
 		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// Do runs fn on a new OS thread moved into the namespace and returns fn's
+// error. Sockets fn creates stay in the namespace wherever they are used
+// afterwards. The thread is never unlocked, so it exits with fn instead of
+// going back to the scheduler in the wrong namespace. fn must not call
+// t.Fatal: it runs on another goroutine.
+func (ns *NS) Do(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		f, err := os.Open("/run/netns/" + ns.Name)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("entering network namespace %s: %w", ns.Name, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
 }

@@ -2,13 +2,8 @@ package syn
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
-	"os"
-	"runtime"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/kk-project/kk/internal/nstest"
 	"github.com/kk-project/kk/pkg/profile"
@@ -17,23 +12,7 @@ import (
 // inFreshNetns runs fn on a thread inside a new namespace, so raw packets go
 // only to that namespace's loopback.
 func inFreshNetns(b *testing.B, fn func() error) {
-	ns := nstest.New(b, "bsyn")
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		f, err := os.Open("/var/run/netns/" + ns.Name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("entering %s: %w", ns.Name, err)
-			return
-		}
-		errc <- fn()
-	}()
-	if err := <-errc; err != nil {
+	if err := nstest.New(b, "bsyn").Do(fn); err != nil {
 		b.Fatal(err)
 	}
 }
