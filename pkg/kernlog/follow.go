@@ -21,6 +21,24 @@ type FileOptions struct {
 	// ExitAtEOF stops at the end of the file instead of following it. It is
 	// meant for replaying a saved log; the file must exist.
 	ExitAtEOF bool
+	// Resume, if not nil, carries the place reached from one FollowFile to
+	// the next: FollowFile starts there if an earlier call recorded one, and
+	// records where it stopped when it returns. See Position.
+	Resume *Position
+}
+
+// A Position is where FollowFile stopped reading: a file, identified by
+// device and inode, and the offset after its last complete line. A later
+// FollowFile given it goes on from there if the path still names that file
+// and the file was not truncated below the offset, and otherwise (rotated,
+// truncated, or no file was open) reads the current file from its start.
+//
+// The zero value records nothing, so FollowFile starts as FileOptions say.
+// A Position is unsafe for concurrent use.
+type Position struct {
+	recorded bool
+	file     os.FileInfo // nil if no file was open
+	off      int64
 }
 
 const (
@@ -50,6 +68,10 @@ const (
 func FollowFile(ctx context.Context, path string, opt FileOptions, handle func(line []byte)) error {
 	fl := &follower{path: filepath.Clean(path), handle: handle, buf: make([]byte, readBufSize)}
 	defer fl.close()
+	if opt.Resume != nil { // recorded before the deferred close
+		fl.resume = *opt.Resume
+		defer fl.record(opt.Resume)
+	}
 	if opt.ExitAtEOF {
 		return fl.replay()
 	}
@@ -62,10 +84,57 @@ func FollowFile(ctx context.Context, path string, opt FileOptions, handle func(l
 	if err := w.Add(filepath.Dir(fl.path)); err != nil {
 		return fmt.Errorf("following %s: watching its directory: %w", path, err)
 	}
-	if err := fl.open(!opt.FromStart); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := fl.start(!opt.FromStart); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return fl.loop(ctx, w)
+}
+
+// start opens the path where following begins: at the resumed position if
+// there is one, else at its end if atEnd.
+func (fl *follower) start(atEnd bool) error {
+	if fl.resume.recorded {
+		return fl.openResumed()
+	}
+	return fl.open(atEnd)
+}
+
+// openResumed opens the path at the resumed position if it still applies,
+// and at its start otherwise; the position is used at most once.
+func (fl *follower) openResumed() error {
+	if err := fl.open(false); err != nil {
+		return err
+	}
+	p := fl.resume
+	fl.resume = Position{}
+	st, err := fl.f.Stat()
+	if err != nil {
+		return fmt.Errorf("following %s: %w", fl.path, err)
+	}
+	if p.file == nil || !os.SameFile(p.file, st) || st.Size() < p.off {
+		return nil // rotated or truncated meanwhile: all of it is new
+	}
+	if _, err := fl.f.Seek(p.off, io.SeekStart); err != nil {
+		return fmt.Errorf("following %s: %w", fl.path, err)
+	}
+	fl.off = p.off
+	return nil
+}
+
+// record stores where following stopped in p. A partial line held back is
+// not counted as read, so the next follower reads it whole. If no file was
+// ever opened, p's file is kept, so a file that comes back is still matched.
+func (fl *follower) record(p *Position) {
+	p.recorded = true
+	if fl.f == nil {
+		return
+	}
+	st, err := fl.f.Stat()
+	if err != nil {
+		p.file, p.off = nil, 0 // unknown: read whatever comes next whole
+		return
+	}
+	p.file, p.off = st, fl.off-int64(fl.n)
 }
 
 // A follower reads one log path. It is not safe for concurrent use.
@@ -75,7 +144,8 @@ type follower struct {
 	f      *os.File // nil while the path does not exist
 	off    int64    // bytes of f consumed, including the held partial line
 	buf    []byte
-	n      int // a partial line is held in buf[:n]
+	n      int      // a partial line is held in buf[:n]
+	resume Position // where to start, used by the first open
 
 	failingSince time.Time // when opening the path started failing
 }
@@ -163,7 +233,7 @@ const openGrace = 5 * time.Second
 // catchUp reads everything new, following a rotation if one happened.
 func (fl *follower) catchUp() error {
 	if fl.f == nil {
-		if err := fl.open(false); err != nil {
+		if err := fl.openResumed(); err != nil {
 			return fl.openFailed(err)
 		}
 		fl.failingSince = time.Time{}

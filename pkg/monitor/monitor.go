@@ -125,11 +125,20 @@ func (m *Monitor) Stats() Stats {
 // Run follows the log until ctx is done and returns nil, or, with ExitAtEOF,
 // until the end of the log file. If following fails (journalctl exits, the
 // file cannot be read) it logs why and starts again after a pause.
+//
+// A restart after a failure goes on where the failed follower stopped, so
+// lines written in the pause are not lost; a changed log source is followed
+// from its end.
 func (m *Monitor) Run(ctx context.Context) error {
 	defer m.closeFirewall()
+	var pos kernlog.Position
+	var posSource string // the source pos belongs to
 	for {
 		st := m.state.Load()
-		err := m.follow(ctx, st)
+		if st.source() != posSource {
+			pos, posSource = kernlog.Position{}, st.source()
+		}
+		err := m.follow(ctx, st, &pos)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -150,8 +159,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 var errRestart = errors.New("log source changed")
 
 // follow reads the state's log source until ctx is done, the source fails or
-// a reload changes the source.
-func (m *Monitor) follow(ctx context.Context, st *state) error {
+// a reload changes the source. A log file is read from pos, which is updated
+// to where reading stopped.
+func (m *Monitor) follow(ctx context.Context, st *state, pos *kernlog.Position) error {
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	restarted := make(chan struct{})
@@ -167,7 +177,7 @@ func (m *Monitor) follow(ctx context.Context, st *state) error {
 	if st.cfg.LogSource == config.SourceJournald {
 		err = kernlog.FollowJournal(fctx, m.journalArgs(), m.handleJournal)
 	} else {
-		opt := kernlog.FileOptions{FromStart: m.opts.FromStart, ExitAtEOF: m.opts.ExitAtEOF}
+		opt := kernlog.FileOptions{FromStart: m.opts.FromStart, ExitAtEOF: m.opts.ExitAtEOF, Resume: pos}
 		err = kernlog.FollowFile(fctx, st.cfg.LogFile, opt, m.handleSyslog)
 	}
 	select {
