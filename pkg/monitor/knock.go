@@ -3,6 +3,7 @@ package monitor
 import (
 	"errors"
 	"net/netip"
+	"time"
 
 	"github.com/kk-project/kk/pkg/firewall"
 	"github.com/kk-project/kk/pkg/kernlog"
@@ -81,7 +82,38 @@ func (m *Monitor) refuse(s *served, src netip.Addr, why string) {
 		l = &suppressor{}
 		m.limiters[s.prof.Name] = l
 	}
-	if suppressed, ok := l.allow(m.opts.Now()); ok {
+	now := m.opts.Now()
+	suppressed, ok, schedule := l.allow(now)
+	if ok {
 		m.log.Warn("knock refused", "profile", s.prof.Name, "src", src, "reason", why, "suppressed", suppressed)
+	}
+	if schedule { // so a lone burst's count is not held back forever
+		name := s.prof.Name
+		time.AfterFunc(max(l.last.Add(time.Second).Sub(now), 0), func() { m.flushRefusals(name, l) })
+	}
+}
+
+// flushRefusals logs the refusals of a profile that were suppressed and not
+// yet reported.
+func (m *Monitor) flushRefusals(name string, l *suppressor) {
+	m.knockMu.Lock()
+	defer m.knockMu.Unlock()
+	m.logFlushed(name, l)
+}
+
+// flushAllRefusals logs every profile's suppressed refusals now, so none
+// goes unreported when the monitor stops.
+func (m *Monitor) flushAllRefusals() {
+	m.knockMu.Lock()
+	defer m.knockMu.Unlock()
+	for name, l := range m.limiters {
+		m.logFlushed(name, l)
+	}
+}
+
+// logFlushed logs l's pending count, if any. The caller holds knockMu.
+func (m *Monitor) logFlushed(name string, l *suppressor) {
+	if suppressed, ok := l.flush(m.opts.Now()); ok {
+		m.log.Warn("refused knocks not logged in the last second", "profile", name, "suppressed", suppressed)
 	}
 }

@@ -131,6 +131,7 @@ func (m *Monitor) Stats() Stats {
 // from its end.
 func (m *Monitor) Run(ctx context.Context) error {
 	defer m.closeFirewall()
+	defer m.flushAllRefusals()
 	var pos kernlog.Position
 	var posSource string // the source pos belongs to
 	for {
