@@ -124,6 +124,23 @@ func ValidateProfile(name string) error {
 	return nil
 }
 
+// ProfileLabel maps a profile's directory name to a name ValidateProfile
+// accepts: bytes outside [A-Za-z0-9._-] become '_' and the result is cut to
+// MaxProfileLen. Profiles copied from an original knockknock install may
+// have any name; the label only tags the rule and the audit log.
+func ProfileLabel(name string) string {
+	b := []byte(name)
+	if len(b) > MaxProfileLen {
+		b = b[:MaxProfileLen]
+	}
+	for i, c := range b {
+		if !profileByte(c) {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
 func profileByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
 }

@@ -94,3 +94,21 @@ func TestFakeRefusesLikeTheRealManager(t *testing.T) {
 		t.Errorf("Fake kept %v after refusals, recorded %d requests", got, len(f.Requests()))
 	}
 }
+
+func TestProfileLabel(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"clement-laptop", "clement-laptop"},
+		{"clement laptop", "clement_laptop"},
+		{"user@host.example", "user_host.example"},
+		{"caf\u00e9", "caf__"},
+		{strings.Repeat("x", MaxProfileLen+10), strings.Repeat("x", MaxProfileLen)},
+	} {
+		got := ProfileLabel(tt.in)
+		if got != tt.want {
+			t.Errorf("ProfileLabel(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if err := ValidateProfile(got); err != nil {
+			t.Errorf("ValidateProfile(ProfileLabel(%q)): %v", tt.in, err)
+		}
+	}
+}

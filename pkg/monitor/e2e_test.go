@@ -36,6 +36,21 @@ func TestValidKnockOpensOnce(t *testing.T) {
 	}
 }
 
+// TestProfileWithAnyNameOpens: a profile copied from an original install
+// may have a name kk-firewall would refuse in a rule comment; the monitor
+// sends a label made of the allowed characters instead.
+func TestProfileWithAnyNameOpens(t *testing.T) {
+	h := newHarness(t)
+	p := h.addProfile("clement laptop@home", 4444)
+	h.startHelper()
+	h.start(h.options())
+	h.appendLines(knockLine(p, 0, 22, "192.0.2.10"))
+	h.waitFor("open", func() bool { return h.opens("192.0.2.10", 22) == 1 })
+	if r := h.fake.Requests()[0]; r.Profile != "clement_laptop_home" {
+		t.Errorf("profile label %q, want clement_laptop_home", r.Profile)
+	}
+}
+
 func TestReplayDoesNotOpen(t *testing.T) {
 	h := newHarness(t)
 	p := h.addProfile("web", 4444)

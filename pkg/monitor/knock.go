@@ -60,7 +60,7 @@ func (m *Monitor) resync(s *served) {
 // open asks kk-firewall for the opening and logs the outcome; an accepted
 // knock is never dropped silently.
 func (m *Monitor) open(st *state, s *served, src netip.Addr, port uint16) {
-	req := firewall.OpenRequest{IP: src, Port: port, Duration: st.cfg.Delay, Profile: s.prof.Name}
+	req := firewall.OpenRequest{IP: src, Port: port, Duration: st.cfg.Delay, Profile: firewall.ProfileLabel(s.prof.Name)}
 	op, err := m.openWithRetry(st.cfg.Socket, req)
 	if err != nil {
 		m.failed.Add(1)
