@@ -14,10 +14,14 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 
 	"github.com/kk-project/kk/pkg/firewall"
 	"github.com/kk-project/kk/pkg/fwrpc"
 	"github.com/kk-project/kk/pkg/peercred"
+	fwpb "github.com/kk-project/kk/proto/knockknock/firewall/v1"
 )
 
 // options are kk-firewall's parsed flags and arguments.
@@ -70,6 +74,7 @@ func run(o options) error {
 	}
 	idle := newIdleTracker()
 	srv := fwrpc.NewServer(m, fwrpc.AllowUIDs(uids...), fwrpc.WithLogger(log), fwrpc.OnActivity(idle.touch))
+	registerIntrospection(srv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	go func() {
@@ -123,4 +128,13 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// registerIntrospection adds the grpc.health.v1 Health service and server
+// reflection, so grpcurl can list, describe and call the API.
+func registerIntrospection(srv *grpc.Server) {
+	hs := health.NewServer()
+	hs.SetServingStatus(fwpb.Firewall_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
 }
