@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 )
 
@@ -16,14 +17,62 @@ var JournalctlArgs = []string{"journalctl", "-k", "-f", "-n", "0", "-o", "json",
 // maxJournalLine bounds one JSON entry; longer ones are an error.
 const maxJournalLine = 1 << 20
 
+// JournalOptions change how FollowJournal runs journalctl.
+type JournalOptions struct {
+	// Resume, if not nil, carries the place reached from one FollowJournal
+	// to the next: if an earlier call recorded a cursor, FollowJournal
+	// starts with the entry after it, and it records the cursor of each
+	// entry it hands to handle. See Cursor.
+	Resume *Cursor
+}
+
+// A Cursor is the journal cursor (__CURSOR) of the last entry FollowJournal
+// handed over. A later FollowJournal given it drops argv's -n/--lines option
+// and adds --after-cursor, so journalctl delivers the entries written since,
+// and none of the earlier ones again. Until an entry is handed over there is
+// no cursor, so a journalctl that fails before its first entry is run again
+// as at first (with -n 0, entries logged in between are missed).
+//
+// The zero value records nothing, so FollowJournal runs argv as it is. A
+// Cursor is unsafe for concurrent use: read it only after FollowJournal
+// returns.
+type Cursor struct {
+	c []byte // reused, so recording one allocates only while it grows
+}
+
+// String returns the recorded cursor, or "" if none.
+func (c *Cursor) String() string { return string(c.c) }
+
+// cursorKey starts the __CURSOR member of a JSON entry. A quote inside a
+// JSON string is escaped, so this cannot match inside a MESSAGE.
+var cursorKey = []byte(`"__CURSOR":"`)
+
+// record stores the cursor of entry, a `journalctl -o json` line; a line
+// without one leaves c as it was.
+func (c *Cursor) record(entry []byte) {
+	i := bytes.Index(entry, cursorKey)
+	if i < 0 {
+		return
+	}
+	v := entry[i+len(cursorKey):]
+	end := bytes.IndexByte(v, '"')
+	if end <= 0 {
+		return
+	}
+	c.c = append(c.c[:0], v[:end]...)
+}
+
 // FollowJournal runs argv, a journalctl command printing one JSON entry per
 // line (see JournalctlArgs), and calls handle with each line until ctx is done
 // or the command exits. Pass each line to Parser.ParseJournalJSON, which
 // checks that the entry came from the kernel. It returns nil when ctx is
 // done; otherwise an error naming the command and including its stderr.
-func FollowJournal(ctx context.Context, argv []string, handle func(line []byte)) error {
+func FollowJournal(ctx context.Context, argv []string, opt JournalOptions, handle func(line []byte)) error {
 	if len(argv) == 0 {
 		return fmt.Errorf("following the journal: empty journalctl command")
+	}
+	if opt.Resume != nil && len(opt.Resume.c) > 0 {
+		argv = resumeArgs(argv, opt.Resume.String())
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stderr bytes.Buffer
@@ -39,6 +88,9 @@ func FollowJournal(ctx context.Context, argv []string, handle func(line []byte))
 	sc.Buffer(make([]byte, 64<<10), maxJournalLine)
 	for sc.Scan() {
 		handle(sc.Bytes())
+		if opt.Resume != nil {
+			opt.Resume.record(sc.Bytes())
+		}
 	}
 	scanErr := sc.Err()
 	if scanErr != nil {
@@ -53,4 +105,35 @@ func FollowJournal(ctx context.Context, argv []string, handle func(line []byte))
 		return fmt.Errorf("reading output of %s: %w", cmdline, scanErr)
 	}
 	return fmt.Errorf("%s exited: %v: %s", cmdline, waitErr, strings.TrimSpace(stderr.String()))
+}
+
+// resumeArgs returns argv without its -n/--lines option and with
+// --after-cursor=cursor: journalctl shows nothing after a cursor with -n 0.
+// Like journalctl, it takes the word after a bare -n or --lines as its value
+// only if it is a line count.
+func resumeArgs(argv []string, cursor string) []string {
+	out := append(make([]string, 0, len(argv)+1), argv[0])
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case a == "-n" || a == "--lines":
+			if i+1 < len(argv) && isLineCount(argv[i+1]) {
+				i++
+			}
+		case strings.HasPrefix(a, "-n") || strings.HasPrefix(a, "--lines="):
+		default:
+			out = append(out, a)
+		}
+	}
+	return append(out, "--after-cursor="+cursor)
+}
+
+// isLineCount reports whether s is a value journalctl takes for -n: "all",
+// N or +N.
+func isLineCount(s string) bool {
+	if s == "all" {
+		return true
+	}
+	_, err := strconv.ParseUint(strings.TrimPrefix(s, "+"), 10, 32)
+	return err == nil
 }

@@ -62,7 +62,7 @@ func TestFollowJournal(t *testing.T) {
 	done := make(chan error, 1)
 	argv := []string{"journalctl", "--file=" + journal, "-k", "-f", "-n", "all", "-o", "json", "--no-pager"}
 	go func() {
-		done <- FollowJournal(ctx, argv, func(l []byte) {
+		done <- FollowJournal(ctx, argv, JournalOptions{}, func(l []byte) {
 			pkt, v := p.ParseJournalJSON(l)
 			mu.Lock()
 			defer mu.Unlock()
@@ -103,11 +103,11 @@ func TestFollowJournal(t *testing.T) {
 
 func TestFollowJournalCommandFails(t *testing.T) {
 	requireJournalTools(t)
-	err := FollowJournal(context.Background(), []string{"journalctl", "--file=/nonexistent/x.journal", "-o", "json", "--no-such-flag"}, func([]byte) {})
+	err := FollowJournal(context.Background(), []string{"journalctl", "--file=/nonexistent/x.journal", "-o", "json", "--no-such-flag"}, JournalOptions{}, func([]byte) {})
 	if err == nil || !strings.Contains(err.Error(), "journalctl") {
 		t.Fatalf("error %v does not name journalctl", err)
 	}
-	err = FollowJournal(context.Background(), []string{"/nonexistent/journalctl"}, func([]byte) {})
+	err = FollowJournal(context.Background(), []string{"/nonexistent/journalctl"}, JournalOptions{}, func([]byte) {})
 	if err == nil {
 		t.Fatal("no error for a missing command")
 	}

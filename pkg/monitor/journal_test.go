@@ -86,3 +86,61 @@ func TestJournaldSource(t *testing.T) {
 		t.Errorf("counter %d, want 1", c)
 	}
 }
+
+// TestJournalRestartLosesNoEntry has journalctl exit at the end of a real
+// journal file (no -f), as a following journalctl may die, and appends a
+// knock while Run pauses: the restarted journalctl must deliver that knock
+// and none of the entries read before, although its -n all would show them.
+func TestJournalRestartLosesNoEntry(t *testing.T) {
+	h := newHarness(t)
+	p := h.addProfile("web", 4444)
+	h.writeConfig("log_source = journald\n")
+	journal := filepath.Join(h.dir, "kernel.journal")
+	appendJournal(t, journal, "kernel", kernelMessage(knockLine(p, 0, 22, "192.0.2.10")))
+	h.startHelper()
+	opts := h.options()
+	opts.LogFile = "" // keep log_source = journald
+	opts.JournalctlArgs = []string{"journalctl", "--file=" + journal, "-n", "all", "-o", "json", "--no-pager"}
+	startJournald(h, opts)
+	h.waitFor("first open", func() bool { return h.opens("192.0.2.10", 22) == 1 })
+	h.waitFor("journalctl to exit", func() bool {
+		return strings.Contains(h.logs.String(), "following the kernel log failed")
+	})
+
+	appendJournal(t, journal, "kernel", kernelMessage(knockLine(p, 1, 22, "192.0.2.20")))
+	h.waitFor("open by the knock written during the pause", func() bool { return h.opens("192.0.2.20", 22) == 1 })
+	// Let a few more restarts happen: each must find nothing new.
+	restarts := func() int { return strings.Count(h.logs.String(), "following the kernel log failed") }
+	n := restarts()
+	h.waitFor("two more restarts", func() bool { return restarts() >= n+2 })
+	if s := h.m.Stats(); s.Lines != 2 || s.Refused != 0 || s.Accepted != 2 {
+		t.Errorf("stats %+v, want 2 lines, 2 accepted, none refused: entries were read again", s)
+	}
+	if n := h.opens("192.0.2.10", 22); n != 1 {
+		t.Errorf("first knock opened %d times, want 1", n)
+	}
+}
+
+// startJournald runs the monitor with opts, which follow a journal, until
+// the test ends. Unlike harness.start it cannot wait for the follower by
+// writing to kern.log.
+func startJournald(h *harness, opts Options) {
+	h.t.Helper()
+	m, err := New(opts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.m = m
+	ctx, cancel := context.WithCancel(context.Background())
+	finished := make(chan struct{})
+	go func() {
+		h.runErr = m.Run(ctx)
+		close(finished)
+	}()
+	h.t.Cleanup(func() {
+		h.stopMonitor(cancel, finished)
+		if h.t.Failed() {
+			h.t.Logf("monitor log:\n%s", h.logs.String())
+		}
+	})
+}

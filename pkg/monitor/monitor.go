@@ -38,7 +38,8 @@ type Options struct {
 	ExitAtEOF bool // stop at the end of the log file (replays)
 
 	// JournalctlArgs replaces kernlog.JournalctlArgs when log_source is
-	// journald; tests point it at a journal file.
+	// journald; tests point it at a journal file. On a restart after a
+	// failure, its -n option gives way to --after-cursor.
 	JournalctlArgs []string
 	// Dial connects to kk-firewall; nil means fwrpc.Dial. It is called again
 	// when the helper is unreachable, so a restarted helper is found quickly.
@@ -126,20 +127,20 @@ func (m *Monitor) Stats() Stats {
 // until the end of the log file. If following fails (journalctl exits, the
 // file cannot be read) it logs why and starts again after a pause.
 //
-// A restart after a failure goes on where the failed follower stopped, so
-// lines written in the pause are not lost; a changed log source is followed
-// from its end.
+// A restart after a failure goes on where the failed follower stopped (the
+// file offset, or the journal cursor of the last entry read), so lines
+// written in the pause are not lost and none is read twice; a changed log
+// source is followed from its end.
 func (m *Monitor) Run(ctx context.Context) error {
 	defer m.closeFirewall()
 	defer m.flushAllRefusals()
-	var pos kernlog.Position
-	var posSource string // the source pos belongs to
+	var at place
 	for {
 		st := m.state.Load()
-		if st.source() != posSource {
-			pos, posSource = kernlog.Position{}, st.source()
+		if st.source() != at.source {
+			at = place{source: st.source()}
 		}
-		err := m.follow(ctx, st, &pos)
+		err := m.follow(ctx, st, &at)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -159,10 +160,17 @@ func (m *Monitor) Run(ctx context.Context) error {
 
 var errRestart = errors.New("log source changed")
 
+// A place is where following a log source stopped, kept across restarts of
+// the follower so that nothing logged in between is lost or read twice.
+type place struct {
+	source string           // the source the place belongs to
+	pos    kernlog.Position // in the log file
+	cursor kernlog.Cursor   // in the journal
+}
+
 // follow reads the state's log source until ctx is done, the source fails or
-// a reload changes the source. A log file is read from pos, which is updated
-// to where reading stopped.
-func (m *Monitor) follow(ctx context.Context, st *state, pos *kernlog.Position) error {
+// a reload changes the source. It starts at, and updates, the place at.
+func (m *Monitor) follow(ctx context.Context, st *state, at *place) error {
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	restarted := make(chan struct{})
@@ -176,9 +184,10 @@ func (m *Monitor) follow(ctx context.Context, st *state, pos *kernlog.Position) 
 	}()
 	var err error
 	if st.cfg.LogSource == config.SourceJournald {
-		err = kernlog.FollowJournal(fctx, m.journalArgs(), m.handleJournal)
+		opt := kernlog.JournalOptions{Resume: &at.cursor}
+		err = kernlog.FollowJournal(fctx, m.journalArgs(), opt, m.handleJournal)
 	} else {
-		opt := kernlog.FileOptions{FromStart: m.opts.FromStart, ExitAtEOF: m.opts.ExitAtEOF, Resume: pos}
+		opt := kernlog.FileOptions{FromStart: m.opts.FromStart, ExitAtEOF: m.opts.ExitAtEOF, Resume: &at.pos}
 		err = kernlog.FollowFile(fctx, st.cfg.LogFile, opt, m.handleSyslog)
 	}
 	select {
