@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // JournalctlArgs is the default command FollowJournal runs: kernel messages
@@ -30,14 +31,15 @@ type JournalOptions struct {
 // handed over. A later FollowJournal given it drops argv's -n/--lines option
 // and adds --after-cursor, so journalctl delivers the entries written since,
 // and none of the earlier ones again. Until an entry is handed over there is
-// no cursor, so a journalctl that fails before its first entry is run again
-// as at first (with -n 0, entries logged in between are missed).
+// no cursor; then the later FollowJournal uses --since with the time the
+// first one started, as all entries since then are new to it.
 //
 // The zero value records nothing, so FollowJournal runs argv as it is. A
 // Cursor is unsafe for concurrent use: read it only after FollowJournal
 // returns.
 type Cursor struct {
-	c []byte // reused, so recording one allocates only while it grows
+	c     []byte    // reused, so recording one allocates only while it grows
+	start time.Time // when the first FollowJournal given it started
 }
 
 // String returns the recorded cursor, or "" if none.
@@ -71,8 +73,8 @@ func FollowJournal(ctx context.Context, argv []string, opt JournalOptions, handl
 	if len(argv) == 0 {
 		return fmt.Errorf("following the journal: empty journalctl command")
 	}
-	if opt.Resume != nil && len(opt.Resume.c) > 0 {
-		argv = resumeArgs(argv, opt.Resume.String())
+	if opt.Resume != nil {
+		argv = opt.Resume.args(argv)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stderr bytes.Buffer
@@ -107,11 +109,25 @@ func FollowJournal(ctx context.Context, argv []string, opt JournalOptions, handl
 	return fmt.Errorf("%s exited: %v: %s", cmdline, waitErr, strings.TrimSpace(stderr.String()))
 }
 
-// resumeArgs returns argv without its -n/--lines option and with
-// --after-cursor=cursor: journalctl shows nothing after a cursor with -n 0.
+// args returns the command that goes on from c: argv itself the first time.
+func (c *Cursor) args(argv []string) []string {
+	switch {
+	case len(c.c) > 0:
+		return resumeArgs(argv, "--after-cursor="+c.String())
+	case !c.start.IsZero():
+		us := c.start.UnixMicro()
+		return resumeArgs(argv, fmt.Sprintf("--since=@%d.%06d", us/1e6, us%1e6))
+	}
+	c.start = time.Now()
+	return argv
+}
+
+// resumeArgs returns argv without its -n/--lines option and with from, the
+// option saying where to start: journalctl shows nothing after a cursor
+// with -n 0.
 // Like journalctl, it takes the word after a bare -n or --lines as its value
 // only if it is a line count.
-func resumeArgs(argv []string, cursor string) []string {
+func resumeArgs(argv []string, from string) []string {
 	out := append(make([]string, 0, len(argv)+1), argv[0])
 	for i := 1; i < len(argv); i++ {
 		a := argv[i]
@@ -125,7 +141,7 @@ func resumeArgs(argv []string, cursor string) []string {
 			out = append(out, a)
 		}
 	}
-	return append(out, "--after-cursor="+cursor)
+	return append(out, from)
 }
 
 // isLineCount reports whether s is a value journalctl takes for -n: "all",

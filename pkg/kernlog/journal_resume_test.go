@@ -8,17 +8,18 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
-// exportEntries returns export-format kernel entries with the messages;
-// seq keeps timestamps increasing across calls.
-func exportEntries(seq int, messages ...string) []byte {
+// exportEntries returns export-format kernel entries with the messages,
+// logged at us, us+1, ... microseconds since the epoch.
+func exportEntries(us int64, messages ...string) []byte {
 	var b strings.Builder
 	for i, m := range messages {
-		n := seq + i
+		n := us + int64(i)
 		fmt.Fprintf(&b, "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n"+
 			"_BOOT_ID=0f1e2d3c4b5a69788796a5b4c3d2e1f0\n_TRANSPORT=kernel\nMESSAGE=%s\n\n",
-			1795691000000000+n, 1000000+n, m)
+			n, n, m)
 	}
 	return []byte(b.String())
 }
@@ -48,8 +49,9 @@ func journalMessages(t *testing.T, argv []string, cur *Cursor) []string {
 // its MESSAGE, which must not be taken for the entry's cursor.
 func TestFollowJournalResume(t *testing.T) {
 	requireJournalTools(t)
+	const t0 = 1795691000000000
 	journal := filepath.Join(t.TempDir(), "kernel.journal")
-	writeJournal(t, journal, exportEntries(0, "one", "two", `three "__CURSOR":"s=0;i=1"`))
+	writeJournal(t, journal, exportEntries(t0, "one", "two", `three "__CURSOR":"s=0;i=1"`))
 	// No -f, so journalctl exits at the end; -n all, so a first start reads
 	// everything and a resumed one must drop it.
 	argv := []string{"journalctl", "--file=" + journal, "-n", "all", "-o", "json", "--no-pager"}
@@ -63,7 +65,7 @@ func TestFollowJournalResume(t *testing.T) {
 		t.Fatalf("recorded cursor %q", cur.String())
 	}
 
-	writeJournal(t, journal, exportEntries(3, "four", "five"))
+	writeJournal(t, journal, exportEntries(t0+3, "four", "five"))
 	if got := journalMessages(t, argv, &cur); !slices.Equal(got, []string{"four", "five"}) {
 		t.Errorf("resumed run delivered %q, want [four five]", got)
 	}
@@ -72,7 +74,7 @@ func TestFollowJournalResume(t *testing.T) {
 	}
 	// journalctl's own -n 0, as in JournalctlArgs, would show none of the
 	// entries written since the last one handled.
-	writeJournal(t, journal, exportEntries(5, "six"))
+	writeJournal(t, journal, exportEntries(t0+5, "six"))
 	newOnly := []string{"journalctl", "--file=" + journal, "-n", "0", "-o", "json", "--no-pager"}
 	if got := journalMessages(t, newOnly, &cur); !slices.Equal(got, []string{"six"}) {
 		t.Errorf("run resumed with -n 0 delivered %q, want [six]", got)
@@ -80,6 +82,28 @@ func TestFollowJournalResume(t *testing.T) {
 	var fresh Cursor
 	if got := journalMessages(t, argv, &fresh); len(got) != 6 {
 		t.Errorf("first start with an empty Cursor delivered %q, want all 6", got)
+	}
+}
+
+// TestFollowJournalResumeBeforeFirstEntry has journalctl exit before it
+// delivered an entry, so no cursor was recorded: the next run must still
+// deliver the entry logged in between, and not the one logged before the
+// first run.
+func TestFollowJournalResumeBeforeFirstEntry(t *testing.T) {
+	requireJournalTools(t)
+	journal := filepath.Join(t.TempDir(), "kernel.journal")
+	writeJournal(t, journal, exportEntries(time.Now().Add(-time.Hour).UnixMicro(), "before"))
+	argv := []string{"journalctl", "--file=" + journal, "-n", "0", "-o", "json", "--no-pager"}
+	var cur Cursor
+	if got := journalMessages(t, argv, &cur); len(got) != 0 {
+		t.Fatalf("first run with -n 0 delivered %q", got)
+	}
+	writeJournal(t, journal, exportEntries(time.Now().UnixMicro(), "between"))
+	if got := journalMessages(t, argv, &cur); !slices.Equal(got, []string{"between"}) {
+		t.Errorf("resumed run delivered %q, want [between]", got)
+	}
+	if got := journalMessages(t, argv, &cur); len(got) != 0 {
+		t.Errorf("run resumed after the cursor delivered %q, want nothing", got)
 	}
 }
 
@@ -100,7 +124,7 @@ func TestResumeArgs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := resumeArgs(tt.argv, "s=1"); !slices.Equal(got, tt.want) {
+			if got := resumeArgs(tt.argv, c); !slices.Equal(got, tt.want) {
 				t.Errorf("resumeArgs(%q) = %q, want %q", tt.argv, got, tt.want)
 			}
 		})

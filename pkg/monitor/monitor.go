@@ -39,7 +39,8 @@ type Options struct {
 
 	// JournalctlArgs replaces kernlog.JournalctlArgs when log_source is
 	// journald; tests point it at a journal file. On a restart after a
-	// failure, its -n option gives way to --after-cursor.
+	// failure, its -n option gives way to --after-cursor (--since if no entry
+	// was read yet).
 	JournalctlArgs []string
 	// Dial connects to kk-firewall; nil means fwrpc.Dial. It is called again
 	// when the helper is unreachable, so a restarted helper is found quickly.
