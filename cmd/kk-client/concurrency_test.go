@@ -158,10 +158,16 @@ func (d nsDialer) Dial(network, addr string) (net.Conn, error) {
 // listenInNetns starts a TCP server in ns that accepts and closes
 // connections: the proxied destination.
 func listenInNetns(t *testing.T, ns *nstest.NS) *net.TCPAddr {
+	return serveInNetns(t, ns, "127.0.0.1:0", func(c net.Conn) { c.Close() })
+}
+
+// serveInNetns listens on addr inside ns until the test ends and runs
+// handle on each accepted connection in its own goroutine.
+func serveInNetns(t *testing.T, ns *nstest.NS, addr string, handle func(net.Conn)) *net.TCPAddr {
 	t.Helper()
 	var l net.Listener
 	if err := ns.Do(func() (err error) {
-		l, err = net.Listen("tcp4", "127.0.0.1:0")
+		l, err = net.Listen("tcp4", addr)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -173,7 +179,7 @@ func listenInNetns(t *testing.T, ns *nstest.NS) *net.TCPAddr {
 			if err != nil {
 				return
 			}
-			c.Close()
+			go handle(c)
 		}
 	}()
 	return l.Addr().(*net.TCPAddr)

@@ -163,25 +163,10 @@ func (o *opener) invalid() int {
 
 // echoInNetns serves an echo server in ns on ip and a free port.
 func echoInNetns(t *testing.T, ns *nstest.NS, ip string) *net.TCPAddr {
-	t.Helper()
-	var l net.Listener
-	if err := ns.Do(func() (err error) {
-		l, err = net.Listen("tcp4", net.JoinHostPort(ip, "0"))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); io.Copy(c, c) }()
-		}
-	}()
-	return l.Addr().(*net.TCPAddr)
+	return serveInNetns(t, ns, net.JoinHostPort(ip, "0"), func(c net.Conn) {
+		defer c.Close()
+		io.Copy(c, c)
+	})
 }
 
 func echoThrough(d xproxy.Dialer, target string) error {
