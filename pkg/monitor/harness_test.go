@@ -111,6 +111,14 @@ func (h *harness) stopHelper() {
 // start runs the monitor with opts and waits until it follows the log.
 func (h *harness) start(opts Options) {
 	h.t.Helper()
+	h.run(opts)
+	h.syncFollower()
+}
+
+// run runs the monitor with opts until the test ends, without waiting for
+// it to follow anything (a journal cannot be synced by writing to kern.log).
+func (h *harness) run(opts Options) {
+	h.t.Helper()
 	m, err := New(opts)
 	if err != nil {
 		h.t.Fatal(err)
@@ -129,7 +137,6 @@ func (h *harness) start(opts Options) {
 			h.t.Logf("monitor log:\n%s", h.logs.String())
 		}
 	})
-	h.syncFollower()
 }
 
 // stopMonitor cancels a Run and waits for it to return.

@@ -101,7 +101,7 @@ func TestJournalRestartLosesNoEntry(t *testing.T) {
 	opts := h.options()
 	opts.LogFile = "" // keep log_source = journald
 	opts.JournalctlArgs = []string{"journalctl", "--file=" + journal, "-n", "all", "-o", "json", "--no-pager"}
-	startJournald(h, opts)
+	h.run(opts)
 	h.waitFor("first open", func() bool { return h.opens("192.0.2.10", 22) == 1 })
 	h.waitFor("journalctl to exit", func() bool {
 		return strings.Contains(h.logs.String(), "following the kernel log failed")
@@ -119,28 +119,4 @@ func TestJournalRestartLosesNoEntry(t *testing.T) {
 	if n := h.opens("192.0.2.10", 22); n != 1 {
 		t.Errorf("first knock opened %d times, want 1", n)
 	}
-}
-
-// startJournald runs the monitor with opts, which follow a journal, until
-// the test ends. Unlike harness.start it cannot wait for the follower by
-// writing to kern.log.
-func startJournald(h *harness, opts Options) {
-	h.t.Helper()
-	m, err := New(opts)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.m = m
-	ctx, cancel := context.WithCancel(context.Background())
-	finished := make(chan struct{})
-	go func() {
-		h.runErr = m.Run(ctx)
-		close(finished)
-	}()
-	h.t.Cleanup(func() {
-		h.stopMonitor(cancel, finished)
-		if h.t.Failed() {
-			h.t.Logf("monitor log:\n%s", h.logs.String())
-		}
-	})
 }
