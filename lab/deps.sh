@@ -1,31 +1,87 @@
 #!/usr/bin/env bash
-# Installs what building, testing and the lab need on a Debian machine.
-# Safe to run again: it installs only what is missing.
+# deps.sh: installs what `make demo` or `make test` needs on a Debian 12
+# machine, and checks that what is installed is what was asked for.
+#
+# Usage: lab/deps.sh demo|test
+#   demo  the lab's runtime: iptables, rsyslog, hping3, socat, curl, ...
+#   test  demo's, plus the lint and proto tools, grpcurl for the API tests,
+#         and mmdebstrap and systemd-nspawn for the fresh-root and
+#         real-systemd checks
+#
+# Go tools are installed by exact version, each one a version the Go module
+# proxy serves, and an installed binary of another version is replaced. Safe
+# to run again: it installs only what is missing or wrong.
 set -euo pipefail
 
-pkgs=(iptables rsyslog hping3 protobuf-compiler logrotate systemd systemd-journal-remote
-      iproute2 curl socat libcap2-bin procps psmisc passwd util-linux)
-missing=()
-for p in "${pkgs[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "deps: missing Debian packages: ${missing[*]}; run as root or apt-get install them" >&2
-		exit 1
-	fi
+mode=${1:-}
+demo_pkgs=(iptables rsyslog hping3 logrotate systemd iproute2 curl socat libcap2-bin
+	procps psmisc passwd util-linux)
+# libprotobuf-dev carries google/protobuf/*.proto, which protobuf-compiler only
+# recommends; systemd-journal-remote writes the journal files the journald
+# follower's tests read.
+test_pkgs=(protobuf-compiler libprotobuf-dev systemd-journal-remote mmdebstrap systemd-container)
+# The committed generated code names protoc 3.21.12 (Debian 12's).
+protoc_version="libprotoc 3.21.12"
+
+# go_tools: "binary module version package" for each Go tool make test uses.
+# staticcheck's tag-style versions (2025.1.1) are not served by the module
+# proxy; its module versions are.
+go_tools=(
+	"staticcheck honnef.co/go/tools v0.8.2 honnef.co/go/tools/cmd/staticcheck"
+	"protoc-gen-go google.golang.org/protobuf v1.36.12 google.golang.org/protobuf/cmd/protoc-gen-go"
+	"protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc v1.5.1 google.golang.org/grpc/cmd/protoc-gen-go-grpc"
+	# grpcurl 1.9.2 and 1.9.3 dial "-unix /path" as TCP (fullstorydev/grpcurl#496);
+	# 1.9.1 takes the plain path that README documents.
+	"grpcurl github.com/fullstorydev/grpcurl v1.9.1 github.com/fullstorydev/grpcurl/cmd/grpcurl"
+)
+
+die() { printf 'deps: %s\n' "$*" >&2; exit 1; }
+
+install_debs() {
+	local p missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+	done
+	((${#missing[@]})) || return 0
+	[ "$(id -u)" -eq 0 ] || die "missing Debian packages: ${missing[*]}; run as root or apt-get install them"
 	echo "deps: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+	apt-get update -qq || die "apt-get update failed: are the Debian mirrors in /etc/apt/sources.list* reachable?"
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+		die "apt-get install ${missing[*]} failed"
+	for p in "${missing[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || die "$p is still not installed"
+	done
+}
 
-export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH)/bin"
-gobin="$(go env GOPATH)/bin"
-# grpcurl 1.9.2 and 1.9.3 dial "-unix /path" as TCP (fullstorydev/grpcurl#496);
-# 1.9.1 takes the plain path that README documents.
-go version -m "$gobin/grpcurl" 2>/dev/null | grep -q 'mod.*fullstorydev/grpcurl.*v1.9.1' || go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.1
-[ -x "$gobin/staticcheck" ] || go install honnef.co/go/tools/cmd/staticcheck@2025.1.1
-[ -x "$gobin/protoc-gen-go" ] || go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
-[ -x "$gobin/protoc-gen-go-grpc" ] || go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
-exit 0
+# go_tool_ok BIN MODULE VERSION reports whether BIN was built from MODULE at VERSION.
+go_tool_ok() {
+	go version -m "$1" 2>/dev/null | awk -v m="$2" -v v="$3" '
+		($1 == "path" || $1 == "mod") && $2 == m && $3 == v { ok = 1 }
+		END { exit !ok }'
+}
+
+install_go_tools() {
+	local gobin line bin mod ver pkg
+	command -v go >/dev/null || die "go not found: kk builds with the Go toolchain at /usr/local/go"
+	gobin=$(go env GOPATH)/bin
+	for line in "${go_tools[@]}"; do
+		read -r bin mod ver pkg <<<"$line"
+		go_tool_ok "$gobin/$bin" "$mod" "$ver" && continue
+		echo "deps: go install $pkg@$ver"
+		go install "$pkg@$ver" || die "go install $pkg@$ver failed: is the Go module proxy ($(go env GOPROXY)) reachable?"
+		go_tool_ok "$gobin/$bin" "$mod" "$ver" || die "$gobin/$bin is not $mod $ver after go install"
+	done
+	protoc --version | grep -qx "$protoc_version" ||
+		die "protoc is '$(protoc --version)', want '$protoc_version' (Debian 12's protobuf-compiler): the committed generated code names it"
+}
+
+export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo /root/go)/bin"
+case "$mode" in
+demo) install_debs "${demo_pkgs[@]}" ;;
+test)
+	install_debs "${demo_pkgs[@]}" "${test_pkgs[@]}"
+	install_go_tools
+	;;
+*) die "usage: lab/deps.sh demo|test" ;;
+esac

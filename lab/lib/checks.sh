@@ -180,7 +180,8 @@ chk_reknock() {
 
 # host_rules prints the host's own iptables rules, without counters.
 host_rules() {
-	{ iptables-save; ip6tables-save; } 2>/dev/null | grep -v '^#'
+	# grep -v exits 1 on an empty ruleset; that is not an error here.
+	{ iptables-save; ip6tables-save; } 2>/dev/null | { grep -v '^#' || true; }
 }
 
 # chk_host_untouched: the host's rules are what they were before the lab.
