@@ -20,6 +20,8 @@
 # Options:
 #   -k PORTS    knock ports, comma separated (default: read from the profiles)
 #   -d DIR      profiles directory (default /etc/knockknock.d/profiles)
+#   -u USER     read the profiles as USER when run as root (default knockknock,
+#               kk-monitor's user; root itself if no such user exists)
 #   -a PORTS    public TCP ports to accept from anywhere, comma separated (e.g. 80,443)
 #   -l PREFIX   log prefix (default "REJECT ", as log_prefix in /etc/knockknock.d/config)
 #   -r RATE     per-source LOG rate for knock ports, packets/s (default 10)
@@ -29,6 +31,7 @@
 set -eu
 
 PROFILES=/etc/knockknock.d/profiles
+OWNER=knockknock
 KNOCK_PORTS=
 PUBLIC_PORTS=
 PREFIX="REJECT "
@@ -38,7 +41,7 @@ V4ONLY=
 DRYRUN=
 
 usage() {
-	echo "usage: $0 [-k PORTS] [-d PROFILES_DIR] [-a PUBLIC_PORTS] [-l PREFIX] [-r RATE] [-b BURST] [-4] start|stop|show" >&2
+	echo "usage: $0 [-k PORTS] [-d PROFILES_DIR] [-u USER] [-a PUBLIC_PORTS] [-l PREFIX] [-r RATE] [-b BURST] [-4] start|stop|show" >&2
 	exit 2
 }
 
@@ -47,21 +50,36 @@ die() {
 	exit 1
 }
 
+# as_owner runs a command as $OWNER, the user that owns the profiles
+# (kk-monitor's user), when this script runs as root and that user exists.
+# Root never reads files that user can change: a symlink planted in a
+# profile then leads nowhere the owner could not read anyway. Under
+# knockknock-firewall.service this needs CAP_SETUID and CAP_SETGID, and
+# nothing else: setpriv drops every capability with the uid.
+as_owner() {
+	if [ "$(id -u)" -eq 0 ] && id -u "$OWNER" >/dev/null 2>&1; then
+		setpriv --reuid="$OWNER" --regid="$OWNER" --clear-groups --no-new-privs -- "$@"
+	else
+		"$@"
+	fi
+}
+
 # profile_ports prints the knock ports of the profiles under $PROFILES,
-# comma separated. kk-monitor firewall-rules reads them as the monitor does
-# (skipping broken profiles, refusing duplicate ports); without kk-monitor
-# the knock_port lines are read directly.
+# comma separated, read as $OWNER. kk-monitor firewall-rules reads them as
+# the monitor does (skipping broken profiles, refusing duplicate ports);
+# without kk-monitor the knock_port lines are read directly.
 profile_ports() {
 	mon=$(command -v kk-monitor || true)
 	[ -n "$mon" ] || [ ! -x "$(dirname "$0")/../bin/kk-monitor" ] || mon="$(dirname "$0")/../bin/kk-monitor"
 	if [ -n "$mon" ]; then
-		"$mon" firewall-rules --profiles "$PROFILES" || true
+		as_owner "$mon" firewall-rules --profiles "$PROFILES" || true
 		return
 	fi
-	for cfg in "$PROFILES"/*/config; do
+	# shellcheck disable=SC2016
+	as_owner sh -c 'for cfg in "$1"/*/config; do
 		[ -r "$cfg" ] || continue
-		sed -n 's/^[[:space:]]*knock_port[[:space:]]*[=:][[:space:]]*\([0-9][0-9]*\).*/\1/p' "$cfg"
-	done | sort -un | paste -sd, -
+		sed -n "s/^[[:space:]]*knock_port[[:space:]]*[=:][[:space:]]*\([0-9][0-9]*\).*/\1/p" "$cfg"
+	done' sh "$PROFILES" | sort -un | paste -sd, -
 }
 
 # valid_ports reports whether $1 is a comma separated list of ports 1-65535.
@@ -157,10 +175,11 @@ families() {
 }
 
 main() {
-	while getopts k:d:a:l:r:b:4h opt; do
+	while getopts k:d:u:a:l:r:b:4h opt; do
 		case "$opt" in
 		k) KNOCK_PORTS=$OPTARG ;;
 		d) PROFILES=$OPTARG ;;
+		u) OWNER=$OPTARG ;;
 		a) PUBLIC_PORTS=$OPTARG ;;
 		l) PREFIX=$OPTARG ;;
 		r) RATE=$OPTARG ;;

@@ -11,7 +11,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 bindir=${1:-$here/../bin}
-declare -A max_exposure=([kk-monitor.service]=1.5 [kk-firewall.service]=3.0)
+declare -A max_exposure=([kk-monitor.service]=1.5 [kk-firewall.service]=3.0 [knockknock-firewall.service]=3.0)
 failed=0
 
 pass() { printf 'PASS  %s\n' "$*"; }

@@ -158,7 +158,7 @@ EOF
 # load_firewall loads the shipped rules inside the server namespace. The
 # script learns the knock ports from the profiles (kk-monitor firewall-rules).
 load_firewall() {
-	in_ns "$NS_S" env PATH="$BIN:$PATH" sh "$TOP/firewall/knockknock-firewall.sh" -4 -d "$T/etc/profiles" start
+	in_ns "$NS_S" env PATH="$BIN:$PATH" sh "$TOP/firewall/knockknock-firewall.sh" -4 -d "$T/etc/profiles" -u "$LAB_USER" start
 }
 
 # setup_user creates the unprivileged lab user (and its group, which owns the
