@@ -13,8 +13,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
+	"github.com/kk-project/kk/pkg/sdlog"
 	"github.com/kk-project/kk/pkg/syn"
 )
 
@@ -27,7 +29,7 @@ const (
 
 func main() {
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
-	os.Exit(report(err, os.Stderr))
+	os.Exit(report(err, sdlog.Writer(os.Stderr, slog.LevelError)))
 }
 
 // run dispatches to the knock or the proxy command.

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/kk-project/kk/pkg/proxy"
+	"github.com/kk-project/kk/pkg/sdlog"
 	"github.com/kk-project/kk/pkg/syn"
 )
 
@@ -23,7 +23,7 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := sdlog.New(stderr) // journal priorities only if stderr is the journal stream
 	cfg.Logger = log
 	cfg.Knocker = &syn.Knocker{}
 	raw, err := syn.OpenRaw() // fail now, not at the first knocked connection

@@ -12,10 +12,12 @@ package main
 import (
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/kk-project/kk/pkg/firewall"
+	"github.com/kk-project/kk/pkg/sdlog"
 )
 
 func main() {
@@ -35,7 +37,7 @@ func main() {
 	fs.Parse(os.Args[1:])
 	o.args = fs.Args()
 	if err := run(o); err != nil {
-		fmt.Fprintln(os.Stderr, "kk-firewall:", err)
+		fmt.Fprintln(sdlog.Writer(os.Stderr, slog.LevelError), "kk-firewall:", err)
 		os.Exit(1)
 	}
 }

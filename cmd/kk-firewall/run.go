@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -21,6 +20,7 @@ import (
 	"github.com/kk-project/kk/pkg/firewall"
 	"github.com/kk-project/kk/pkg/fwrpc"
 	"github.com/kk-project/kk/pkg/peercred"
+	"github.com/kk-project/kk/pkg/sdlog"
 	fwpb "github.com/kk-project/kk/proto/knockknock/firewall/v1"
 )
 
@@ -42,7 +42,7 @@ const stopGrace = 10 * time.Second
 const gcPercent = 25
 
 func run(o options) error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := sdlog.New(os.Stderr)
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}

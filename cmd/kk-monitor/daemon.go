@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/kk-project/kk/pkg/monitor"
+	"github.com/kk-project/kk/pkg/sdlog"
 )
 
 // runDaemon runs the monitor until SIGINT or SIGTERM, reloading on SIGHUP.
 func runDaemon(f flags) error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := sdlog.New(os.Stderr)
 	slog.SetDefault(log)
 	// Catch SIGHUP before loading, so an early reload is not fatal.
 	hup := make(chan os.Signal, 1)

@@ -16,9 +16,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/kk-project/kk/pkg/config"
+	"github.com/kk-project/kk/pkg/sdlog"
 )
 
 const usage = `usage:
@@ -37,7 +39,7 @@ func main() {
 		return // the flag set printed the usage
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "kk-monitor:", err)
+		fmt.Fprintln(sdlog.Writer(os.Stderr, slog.LevelError), "kk-monitor:", err)
 		if errors.Is(err, errUsage) {
 			fmt.Fprint(os.Stderr, usage)
 			os.Exit(2)
