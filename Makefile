@@ -39,7 +39,7 @@ lint:
 unit:
 	go test -count=1 -timeout 20m ./...
 
-test: deps-test build lint check-protos unit lab-test freshroot-test
+test: deps-test build lint check-protos unit lab-test systemd-test freshroot-test
 
 bench: deps-demo build
 	go test -run '^$$' -bench . -benchmem ./...
@@ -58,6 +58,11 @@ check-protos: protos
 
 lab-test:
 	bash lab/lab.sh test
+
+# The units under a real systemd (systemd-nspawn -b), installed and enabled as
+# README says, and a real knock through them.
+systemd-test: build
+	bash lab/realsystemd.sh $(BIN)
 
 # README's two commands in a minimal Debian 12 root from a clean clone of HEAD
 # (mmdebstrap + systemd-nspawn). Inside that root, make test runs everything

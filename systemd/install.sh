@@ -5,7 +5,8 @@
 # install puts the binaries in PREFIX/bin, the firewall script in PREFIX/sbin,
 # the system units (kk-firewall.socket/.service, kk-monitor.service and
 # knockknock-firewall.service, which loads the rules at boot) in
-# PREFIX/lib/systemd/system, the proxy user unit in
+# PREFIX/lib/systemd/system, a preset that keeps them disabled until the
+# admin enables them, the proxy user unit in
 # PREFIX/lib/systemd/user, sysusers.d and tmpfiles.d files under PREFIX/lib,
 # and /etc/knockknock.d/config only if there is none. Units name the binaries
 # by their installed path. kk-client gets cap_net_raw+ep so users can knock
@@ -38,6 +39,7 @@ files() {
 	for f in "${user_units[@]}"; do
 		[ -f "$here/$f" ] && echo "$here/$f $userunitdir/$f 0644"
 	done
+	echo "$here/80-kk.preset $prefix/lib/systemd/system-preset/80-kk.preset 0644"
 	echo "$here/sysusers.d/knockknock.conf $libdir/sysusers.d/knockknock.conf 0644"
 	echo "$here/tmpfiles.d/knockknock.conf $libdir/tmpfiles.d/knockknock.conf 0644"
 	return 0
@@ -78,7 +80,7 @@ next_steps() {
 	[ -z "$dest" ] || return 0
 	cat <<NEXT
 install: next, as root:
-  systemd-sysusers && systemd-tmpfiles --create   # user knockknock, /run/knockknock, profile ownership
+  systemd-sysusers knockknock.conf && systemd-tmpfiles --create knockknock.conf   # user knockknock, /run/knockknock, profile ownership
   systemctl daemon-reload
   systemctl enable --now knockknock-firewall.service kk-firewall.socket kk-monitor.service
   # knockknock-firewall.service loads the rules at boot; after adding a profile:

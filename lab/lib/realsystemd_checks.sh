@@ -1,0 +1,175 @@
+# realsystemd_checks.sh: the checks lab/realsystemd.sh runs against kk's
+# units in the booted container. Sourced by realsystemd.sh; each chk_ prints a
+# short detail and returns 0 for PASS.
+
+UNITS=(knockknock-firewall.service kk-firewall.socket kk-monitor.service)
+PROFILE_DIR_CT=/etc/knockknock.d/profiles/clement-laptop
+
+in_s() { ip netns exec "$NS_S" "$@"; }
+in_c() { ip netns exec "$NS_C" "$@"; }
+
+# monitor_log prints kk-monitor's journal since its current start.
+monitor_log() {
+	local inv
+	inv=$(nsenter_ct systemctl show -P InvocationID kk-monitor.service)
+	nsenter_ct journalctl --no-pager -q -o cat _SYSTEMD_INVOCATION_ID="$inv"
+}
+
+chk_units_active() {
+	local u st bad=
+	for u in "${UNITS[@]}"; do
+		st=$(nsenter_ct systemctl is-active "$u" 2>&1) || true
+		[ "$st" = active ] || bad+="$u is $st; "
+	done
+	[ -z "$bad" ] || { echo "$bad$(nsenter_ct systemctl status --no-pager -n 5 "${UNITS[@]}" 2>&1 | tail -n 30)"; return 1; }
+	echo "${UNITS[*]} active"
+}
+
+chk_monitor_user() {
+	local pid user caps
+	pid=$(nsenter_ct systemctl show -P MainPID kk-monitor.service)
+	[ "$pid" -gt 0 ] || { echo "kk-monitor has no main pid"; return 1; }
+	user=$(nsenter_ct ps -o user= -p "$pid")
+	caps=$(nsenter_ct awk '/^CapEff:/ { print $2 }' "/proc/$pid/status")
+	[ "$user" = knockknock ] || { echo "runs as $user"; return 1; }
+	[ "$caps" = 0000000000000000 ] || { echo "CapEff $caps"; return 1; }
+	echo "user knockknock, CapEff 0"
+}
+
+# chk_log_rules: the boot unit loaded a LOG rule for the profile's knock port,
+# reading the port as knockknock.
+chk_log_rules() {
+	local rules
+	rules=$(in_s iptables -S KK_INPUT 2>&1) || { echo "no KK_INPUT chain: $rules"; return 1; }
+	grep -q -- "--dport 666 -j KK_KNOCKLOG" <<<"$rules" || { echo "no knock-port rule for 666 in: $rules"; return 1; }
+	echo "KK_INPUT sends port 666 to KK_KNOCKLOG"
+}
+
+# chk_auto_source WANT: kk-monitor's log says which source auto chose, and why.
+chk_auto_source() {
+	local want=$1 line
+	wait_until 10 monitor_says 'log source' || true
+	line=$(monitor_log | grep -m1 'log source' || true)
+	[ -n "$line" ] || { echo "no 'log source' line in kk-monitor's journal: $(monitor_log | tail -n 5)"; return 1; }
+	grep -q "$want" <<<"$line" || { echo "want $want, got: $line"; return 1; }
+	echo "$line"
+}
+
+# start_rsyslog turns the container into a Debian with rsyslog: kern.log
+# appears and kk-monitor, restarted, follows it.
+start_rsyslog() {
+	nsenter_ct systemctl start rsyslog.service
+	wait_until 15 nsenter_ct test -f /var/log/kern.log || { echo "rsyslog wrote no /var/log/kern.log"; return 1; }
+	nsenter_ct systemctl restart kk-monitor.service
+	echo "rsyslog active, kern.log present, kk-monitor restarted"
+}
+
+# knock sends one knock for the service port from the client's namespace,
+# with the profile the README's genprofile made, copied as with scp.
+knock() {
+	local d=$work/client/$SERVER_IP
+	if [ ! -d "$d" ]; then
+		mkdir -p "$d"
+		cp "$work/dest$PROFILE_DIR_CT"/{cipher.key,mac.key,counter,config} "$d/"
+		chmod 0700 "$d"
+		chmod 0600 "$d"/*
+	fi
+	in_c "$bindir/kk-client" -p "$SERVICE_PORT" -s "$SERVER_IP" -d "$d"
+}
+
+monitor_says() { monitor_log | grep -q "$1"; }
+rule_absent() { ! rule_present; }
+rule_present() { in_s iptables -S KNOCKKNOCK 2>/dev/null | grep -q -- "-s $CLIENT_IP/32 .*--dport $SERVICE_PORT "; }
+connect() { in_c socat -T 3 - "TCP:$SERVER_IP:$SERVICE_PORT,connect-timeout=3" </dev/null 2>/dev/null | grep -q kk-service-reached; }
+
+chk_knock() {
+	local st
+	if connect; then echo "connected before the knock"; return 1; fi
+	st=$(nsenter_ct systemctl is-active kk-firewall.service) || true
+	[ "$st" != active ] || { echo "kk-firewall.service was already running before the knock"; return 1; }
+	knock >/dev/null || { echo "kk-client failed"; return 1; }
+	wait_until 10 rule_present || { echo "no rule 10 s after the knock; kk-monitor: $(monitor_log | tail -n 3)"; return 1; }
+	st=$(nsenter_ct systemctl is-active kk-firewall.service) || true
+	[ "$st" = active ] || { echo "rule present, but kk-firewall.service is $st"; return 1; }
+	connect || { echo "rule present but the TCP connection failed"; return 1; }
+	echo "kk-firewall.service socket-activated, rule for $CLIENT_IP:$SERVICE_PORT, service reached"
+}
+
+chk_expiry() {
+	rule_present || { echo "no opening to watch expire"; return 1; }
+	wait_until $((DELAY + 5)) rule_absent ||
+		{ echo "rule still there $((DELAY + 5)) s after the knock"; return 1; }
+	if connect; then echo "rule gone but a new connection succeeded"; return 1; fi
+	echo "rule gone within $DELAY s + 5, new connection refused"
+}
+
+chk_reload() {
+	local pid0 pid1 st
+	pid0=$(nsenter_ct systemctl show -P MainPID kk-monitor.service)
+	nsenter_ct systemctl reload kk-monitor.service || { echo "systemctl reload failed"; return 1; }
+	sleep 1
+	st=$(nsenter_ct systemctl is-active kk-monitor.service) || true
+	pid1=$(nsenter_ct systemctl show -P MainPID kk-monitor.service)
+	[ "$st" = active ] && [ "$pid0" = "$pid1" ] || { echo "after reload: $st, pid $pid0 -> $pid1"; return 1; }
+	knock >/dev/null || { echo "kk-client failed after the reload"; return 1; }
+	wait_until 10 rule_present || { echo "a knock after the reload opened nothing"; return 1; }
+	echo "active, same pid $pid1, and a knock after it opens"
+}
+
+# journal_errors prints the three units' (and kk-firewall.service's) entries
+# at priority err or worse.
+journal_errors() {
+	nsenter_ct journalctl --no-pager -q -p err -o cat \
+		-u kk-monitor.service -u kk-firewall.service -u kk-firewall.socket -u knockknock-firewall.service
+}
+
+journal_says_err() { journal_errors | grep -q "$1"; }
+
+chk_journal_clean() {
+	local errs
+	errs=$(journal_errors)
+	[ -z "$errs" ] || { echo "$errs" | head -n 5; return 1; }
+	echo "journalctl -p err for the units is empty"
+}
+
+# chk_journal_priority: a profile whose key is garbage makes kk-monitor log
+# an error on reload; journald must file it at priority err, and the
+# monitor's INFO lines at info.
+chk_journal_priority() {
+	local bad=/etc/knockknock.d/profiles/broken prio
+	nsenter_ct kk-monitor genprofile 667 broken >/dev/null
+	nsenter_ct sh -c "echo not-base64 >$bad/cipher.key"
+	nsenter_ct systemctl reload kk-monitor.service
+	wait_until 10 journal_says_err broken ||
+		{ echo "journalctl -p err shows no error for the broken profile; kk-monitor: $(monitor_log | tail -n 3)"; return 1; }
+	prio=$(nsenter_ct journalctl --no-pager -q -u kk-monitor.service -o json | grep 'knock accepted' | head -n 1 |
+		sed -n 's/.*"PRIORITY":"\([0-9]\)".*/\1/p')
+	[ "$prio" = 6 ] || { echo "'knock accepted' has priority '$prio', want 6"; return 1; }
+	nsenter_ct rm -rf "$bad"
+	nsenter_ct systemctl reload kk-monitor.service
+	echo "broken profile: $(journal_errors | grep -m1 broken | cut -c1-120); knock accepted at priority 6"
+}
+
+chk_stop() {
+	nsenter_ct systemctl stop kk-monitor.service kk-firewall.socket kk-firewall.service knockknock-firewall.service ||
+		{ echo "systemctl stop failed"; return 1; }
+	if in_s iptables -S KNOCKKNOCK >/dev/null 2>&1; then echo "KNOCKKNOCK chain still there"; return 1; fi
+	if in_s iptables -S KK_INPUT >/dev/null 2>&1; then echo "KK_INPUT chain still there"; return 1; fi
+	in_s iptables -S INPUT | grep -q -- '-j KNOCKKNOCK\|-j KK_INPUT' && { echo "INPUT still jumps to kk"; return 1; }
+	echo "KNOCKKNOCK, KK_INPUT and their jumps removed"
+}
+
+run_checks() {
+	check "README's units are active" chk_units_active
+	check "kk-monitor runs as knockknock with CapEff 0" chk_monitor_user
+	check "knockknock-firewall.service loaded the knock port's LOG rule" chk_log_rules
+	check "stock Debian (no kern.log): log_source = auto follows journald and says why" chk_auto_source journald
+	check "rsyslog started" start_rsyslog
+	check "with rsyslog's kern.log: log_source = auto follows the file" chk_auto_source /var/log/kern.log
+	check "a knock socket-activates kk-firewall and a real TCP connection gets through" chk_knock
+	check "after delay the rule is gone" chk_expiry
+	check "systemctl reload kk-monitor keeps it active" chk_reload
+	check "the units' journal has no error" chk_journal_clean
+	check "journal priorities: an error at err, info at info" chk_journal_priority
+	check "systemctl stop removes the KNOCKKNOCK chain" chk_stop
+}

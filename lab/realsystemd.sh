@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# realsystemd.sh: kk's units under a real systemd, installed and enabled the
+# way README says, and a real knock through them.
+#
+# It stages `make install DESTDIR=...`, boots this machine's /usr in a
+# systemd-nspawn container (--volatile=yes: /etc and /var start empty, as on
+# a machine that never ran kk) with the staged /usr/local and /etc/knockknock.d
+# bound in, inside a network namespace of its own, and runs README's
+# post-install commands exactly as written there (without sudo: the script is
+# root). Then it proves:
+#   - every unit reaches active, kk-monitor runs as knockknock with CapEff 0;
+#   - on a stock Debian (no rsyslog, no kern.log) log_source = auto picks
+#     journald and says why;
+#   - with rsyslog writing kern.log, a knock from a client namespace
+#     socket-activates kk-firewall and a real TCP connection gets through;
+#   - the rule is gone after delay; systemctl reload kk-monitor keeps it active;
+#   - the three units' journal has no error, and an error the monitor logs is
+#     at priority err in the journal (journalctl -p err);
+#   - systemctl stop removes the KNOCKKNOCK chain and kk's own chains.
+#
+# A container's journald never receives kernel messages, so the knock itself
+# travels rsyslog's way (imkmsg on the bound /dev/kmsg -> /var/log/kern.log);
+# the journald follower is tested against real journal files in pkg/kernlog.
+#
+# Usage: lab/realsystemd.sh [BINDIR]   (as root; BINDIR defaults to ./bin)
+# Everything it creates (container, namespaces, veths, temp files) is removed
+# on exit, failure and Ctrl-C; the host's units and firewall are not touched.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+bindir=$(cd "${1:-$top/bin}" && pwd)
+SERVER_IP=10.203.0.1
+CLIENT_IP=10.203.0.2
+SERVICE_PORT=2222
+DELAY=5
+PASSED=0
+FAILED=0
+
+say() { printf 'realsystemd: %s\n' "$*"; }
+die() { printf 'realsystemd: FAIL %s\n' "$*" >&2; exit 1; }
+pass() { PASSED=$((PASSED + 1)); printf 'PASS  %s\n' "$*"; }
+fail() { FAILED=$((FAILED + 1)); printf 'FAIL  %s\n' "$*"; }
+
+# check NAME CMD... prints one PASS or FAIL line; CMD's output is the detail.
+check() {
+	local name=$1 out rc
+	shift
+	out=$("$@" 2>&1) && rc=0 || rc=$?
+	out=${out//$'\n'/; }
+	if [ "$rc" -eq 0 ]; then pass "$name${out:+ ($out)}"; else fail "$name${out:+: $out}"; fi
+}
+
+# wait_until SECONDS CMD... polls CMD every 100 ms until it succeeds.
+wait_until() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
+preflight() {
+	[ "$(id -u)" -eq 0 ] || die "needs root (systemd-nspawn, network namespaces): run sudo make test"
+	command -v systemd-nspawn >/dev/null || die "systemd-nspawn not found: apt-get install systemd-container (bash lab/deps.sh test installs it)"
+	local c
+	for c in nsenter ip iptables socat rsyslogd setpriv; do
+		command -v "$c" >/dev/null || die "$c not found: run bash lab/deps.sh test"
+	done
+	for c in kk-monitor kk-firewall kk-client; do
+		[ -x "$bindir/$c" ] || die "$bindir/$c missing: run make build"
+	done
+	[ -d /etc/alternatives ] || die "no /etc/alternatives: iptables is found through it"
+	[ -e /proc/sys/net/netfilter/nf_log_all_netns ] || die "the kernel has no net.netfilter.nf_log_all_netns: LOG in a namespace needs it"
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ -n "${NSPAWN_PID:-}" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+		kill -TERM "$NSPAWN_PID" 2>/dev/null || true
+		for _ in $(seq 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$NSPAWN_PID" 2>/dev/null || true
+		wait "$NSPAWN_PID" 2>/dev/null || true
+	fi
+	[ -z "${SERVICE_PID:-}" ] || kill "$SERVICE_PID" 2>/dev/null || true
+	[ -z "${NS_S:-}" ] || ip netns del "$NS_S" 2>/dev/null || true
+	[ -z "${NS_C:-}" ] || ip netns del "$NS_C" 2>/dev/null || true
+	[ -z "${OLD_LOG_ALL:-}" ] || echo "$OLD_LOG_ALL" >/proc/sys/net/netfilter/nf_log_all_netns
+	if [ -n "${work:-}" ]; then
+		if [ "$rc" -ne 0 ] && [ -f "$work/console.log" ]; then
+			say "container console (last 40 lines):"
+			tail -n 40 "$work/console.log" | sed 's/^/   | /'
+		fi
+		rm -rf "$work"
+	fi
+	exit "$rc"
+}
+
+setup_net() {
+	local tag=${work##*.}
+	NS_S=kksd-s-$tag
+	NS_C=kksd-c-$tag
+	ip netns add "$NS_S"
+	ip netns add "$NS_C"
+	ip link add "kss$tag" netns "$NS_S" type veth peer name "ksc$tag" netns "$NS_C"
+	ip -n "$NS_S" addr add "$SERVER_IP/24" dev "kss$tag"
+	ip -n "$NS_C" addr add "$CLIENT_IP/24" dev "ksc$tag"
+	ip -n "$NS_S" link set lo up
+	ip -n "$NS_C" link set lo up
+	ip -n "$NS_S" link set "kss$tag" up
+	ip -n "$NS_C" link set "ksc$tag" up
+	OLD_LOG_ALL=$(cat /proc/sys/net/netfilter/nf_log_all_netns)
+	echo 1 >/proc/sys/net/netfilter/nf_log_all_netns
+	# The service the knock protects, in the server's namespace.
+	ip netns exec "$NS_S" socat "TCP-LISTEN:$SERVICE_PORT,fork,reuseaddr" SYSTEM:'echo kk-service-reached' &
+	SERVICE_PID=$!
+}
+
+# stage installs kk into $work/dest as a package would, with the script
+# behind make install (make would rebuild bin/ first; BINDIR is built).
+stage() {
+	DESTDIR="$work/dest" PREFIX=/usr/local bash "$top/systemd/install.sh" install "$bindir" >"$work/install.log" 2>&1 ||
+		die "make install DESTDIR=$work/dest failed: $(tail -5 "$work/install.log")"
+	sed -i "s/^delay = .*/delay = $DELAY/" "$work/dest/etc/knockknock.d/config"
+	grep -qx "delay = $DELAY" "$work/dest/etc/knockknock.d/config" || die "the shipped config has no delay line to shorten"
+	# What a Debian rsyslog does for kern.*, with the kernel read from /dev/kmsg
+	# (imklog's /proc/kmsg is not there in a container).
+	cat >"$work/rsyslog.conf" <<'EOF'
+module(load="imkmsg")
+kern.* action(type="omfile" file="/var/log/kern.log" fileCreateMode="0640" fileGroup="adm")
+EOF
+}
+
+boot() {
+	# The container joins its own network namespace; nspawn grants CAP_NET_ADMIN
+	# only for a network it made itself, so it is asked for here. CAP_SYSLOG
+	# lets the container's rsyslogd read the bound /dev/kmsg.
+	systemd-nspawn --quiet --register=no --keep-unit --directory=/ --volatile=yes -b \
+		--machine="kk-${work##*.}" --network-namespace-path="/run/netns/$NS_S" \
+		--capability=CAP_NET_ADMIN,CAP_SYSLOG \
+		--bind-ro=/etc/alternatives --bind=/dev/kmsg \
+		--bind="$work/dest/usr/local:/usr/local" \
+		--bind="$work/dest/etc/knockknock.d:/etc/knockknock.d" \
+		--bind-ro="$work/rsyslog.conf:/etc/rsyslog.conf" \
+		-- systemd.firstboot=off "${MASK[@]}" </dev/null >"$work/console.log" 2>&1 &
+	NSPAWN_PID=$!
+	wait_until 30 leader || die "no systemd started in the container within 30 s"
+	LEADER=$(leader)
+	wait_until 30 nsenter_ct test -S /run/systemd/private || die "the container's systemd opened no bus within 30 s"
+	local state
+	state=$(nsenter_ct timeout 120 systemctl is-system-running --wait 2>&1) || true
+	case "$state" in
+	running) say "container booted (systemd pid $LEADER on the host)" ;;
+	*) die "container's systemd is '$state': $(nsenter_ct systemctl --failed --no-legend --plain 2>&1 | tr '\n' ';')" ;;
+	esac
+}
+
+# leader prints the host pid of the container's systemd.
+leader() {
+	local p
+	for p in $(pgrep -P "$NSPAWN_PID"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = systemd ] && { echo "$p"; return 0; }
+		for c in $(pgrep -P "$p"); do
+			[ "$(cat "/proc/$c/comm" 2>/dev/null)" = systemd ] && { echo "$c"; return 0; }
+		done
+	done
+	return 1
+}
+
+# nsenter_ct runs a command inside the container, as root.
+nsenter_ct() {
+	nsenter --target "$LEADER" --mount --uts --ipc --net --pid --root --wd -- \
+		env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
+}
+
+# post_install runs README's post-install block, minus make install and sudo.
+post_install() {
+	local cmds
+	cmds=$(awk '/^<!-- lab\/realsystemd.sh runs/ { on = 1 } on && /^```bash$/ { inblock = 1; next }
+		inblock && /^```$/ { exit } inblock { print }' "$top/README.md" |
+		grep -v 'make install' | sed -E 's/^sudo //; s/[[:space:]]+#.*$//')
+	[ -n "$cmds" ] || die "no post-install block found in README.md"
+	say "README's post-install commands:"
+	printf '%s\n' "$cmds" | sed 's/^/   $ /'
+	nsenter_ct bash -euxc "$cmds" >"$work/post-install.log" 2>&1 ||
+		die "README's post-install commands failed: $(tail -n 15 "$work/post-install.log")
+$(nsenter_ct journalctl --no-pager -q -n 30 -u knockknock-firewall.service -u kk-firewall.service -u kk-monitor.service)"
+}
+
+main() {
+	preflight
+	work=$(mktemp -d /tmp/kk-realsystemd.XXXXXX)
+	chmod 0755 "$work"
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	# Units that need an /etc this container does not have.
+	MASK=(systemd.mask=systemd-networkd-wait-online.service)
+	local t0=$SECONDS
+	setup_net
+	stage
+	boot
+	. "$here/lib/realsystemd_checks.sh"
+	if [ -n "${KK_RS_HOLD:-}" ]; then
+		say "holding the container for $KK_RS_HOLD s: nsenter --target $LEADER --all"
+		sleep "$KK_RS_HOLD"
+	fi
+	# A stock Debian: rsyslog present in /usr but not running, no kern.log.
+	nsenter_ct systemctl stop rsyslog.service syslog.socket >/dev/null 2>&1 || true
+	nsenter_ct rm -f /var/log/kern.log
+	post_install
+	run_checks
+	printf '\nrealsystemd: %d passed, %d failed, %d s\n' "$PASSED" "$FAILED" "$((SECONDS - t0))"
+	[ "$FAILED" -eq 0 ]
+}
+
+main
