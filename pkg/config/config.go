@@ -2,8 +2,9 @@
 //
 // The file is INI with a [main] section, as the original knockknock writes
 // it. The original's keys are delay and error_window; kk adds log_source,
-// log_file, log_prefix and socket. Unknown keys are ignored so that a file
-// from a newer or older version still loads.
+// log_file, log_prefix and socket; ResolveLogSource decides what
+// log_source = auto, the default, means on this host. Unknown keys are
+// ignored so that a file from a newer or older version still loads.
 package config
 
 import (
@@ -27,11 +28,18 @@ const (
 	DefaultLogPrefix   = "REJECT "
 )
 
-// Log sources.
+// Log sources. SourceAuto is resolved to one of the others by
+// ResolveLogSource.
 const (
+	SourceAuto     = "auto"
 	SourceFile     = "file"
 	SourceJournald = "journald"
 )
+
+// RsyslogdPath is where rsyslog's daemon is installed (Debian, Fedora). Its
+// presence is how ResolveLogSource tells that something writes the log file:
+// it is readable without privileges, even under ProtectSystem=strict.
+const RsyslogdPath = "/usr/sbin/rsyslogd"
 
 // Limits on the numeric settings.
 const (
@@ -44,7 +52,7 @@ const (
 type Config struct {
 	Delay       time.Duration // how long an opened port stays open
 	ErrorWindow int           // how many counters past the current one to try
-	LogSource   string        // SourceFile or SourceJournald
+	LogSource   string        // SourceAuto, SourceFile or SourceJournald
 	LogFile     string        // the kernel log file followed when LogSource is SourceFile
 	LogPrefix   string        // the LOG rule's --log-prefix that marks candidate lines
 	Socket      string        // kk-firewall's unix socket
@@ -55,7 +63,7 @@ func Default() Config {
 	return Config{
 		Delay:       15 * time.Second,
 		ErrorWindow: 20,
-		LogSource:   SourceFile,
+		LogSource:   SourceAuto,
 		LogFile:     DefaultLogFile,
 		LogPrefix:   DefaultLogPrefix,
 		Socket:      DefaultSocket,
@@ -98,8 +106,9 @@ func (c *Config) apply(path string, f ini.File) error {
 		c.ErrorWindow = n
 	}
 	if v, ok := f.Get("main", "log_source"); ok {
-		if v != SourceFile && v != SourceJournald {
-			return fmt.Errorf("%s: [main] log_source = %q: must be %q or %q", path, v, SourceFile, SourceJournald)
+		if v != SourceAuto && v != SourceFile && v != SourceJournald {
+			return fmt.Errorf("%s: [main] log_source = %q: must be %q, %q or %q",
+				path, v, SourceAuto, SourceFile, SourceJournald)
 		}
 		c.LogSource = v
 	}

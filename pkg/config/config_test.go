@@ -39,6 +39,19 @@ func TestOriginalConfigLoads(t *testing.T) {
 	}
 }
 
+// TestShippedConfigLoads: the config make install puts in place is the
+// defaults, written out.
+func TestShippedConfigLoads(t *testing.T) {
+	p := filepath.Join("..", "..", "systemd", "config.default")
+	cfg, found, err := Load(p)
+	if err != nil || !found {
+		t.Fatalf("Load(%s) = found %v, err %v", p, found, err)
+	}
+	if cfg != Default() {
+		t.Fatalf("cfg = %+v, want the defaults %+v", cfg, Default())
+	}
+}
+
 func TestValues(t *testing.T) {
 	p := writeConfig(t, "[main]\ndelay=30\nerror_window = 1000\nlog_source = journald\n"+
 		"log_file = /tmp/k.log\nlog_prefix = \"KNOCK \"\nsocket=/tmp/fw.sock\nunknown_key = 1\n")
@@ -52,6 +65,21 @@ func TestValues(t *testing.T) {
 	}
 }
 
+// TestLogSources: auto is the default and each allowed value loads as
+// written.
+func TestLogSources(t *testing.T) {
+	if got := Default().LogSource; got != SourceAuto {
+		t.Errorf("default log_source %q, want %q", got, SourceAuto)
+	}
+	for _, v := range []string{SourceAuto, SourceFile, SourceJournald} {
+		// The first line makes sure auto is read, not left as the default.
+		cfg, _, err := Load(writeConfig(t, "[main]\nlog_source = journald\nlog_source = "+v+"\n"))
+		if err != nil || cfg.LogSource != v {
+			t.Errorf("log_source = %s: LogSource %q, err %v", v, cfg.LogSource, err)
+		}
+	}
+}
+
 func TestBadValues(t *testing.T) {
 	tests := []struct{ name, body, want string }{
 		{"delay not a number", "[main]\ndelay = soon\n", "delay = \"soon\": must be a whole number from 1 to 3600"},
@@ -60,7 +88,8 @@ func TestBadValues(t *testing.T) {
 		{"window zero", "[main]\nerror_window = 0\n", "error_window = \"0\": must be a whole number from 1 to 10000"},
 		{"window too big", "[main]\nerror_window = 10001\n", "from 1 to 10000"},
 		{"window negative", "[main]\nerror_window = -5\n", "from 1 to 10000"},
-		{"source", "[main]\nlog_source = syslog\n", "log_source = \"syslog\""},
+		{"source", "[main]\nlog_source = syslog\n", `log_source = "syslog": must be "auto", "file" or "journald"`},
+		{"source case", "[main]\nlog_source = Auto\n", `log_source = "Auto": must be "auto", "file" or "journald"`},
 		{"relative log", "[main]\nlog_file = kern.log\n", "log_file = \"kern.log\": must be an absolute path"},
 		{"empty prefix", "[main]\nlog_prefix = \"\"\n", "log_prefix is empty"},
 		{"relative socket", "[main]\nsocket = fw.sock\n", "socket = \"fw.sock\""},

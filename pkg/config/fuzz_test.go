@@ -14,6 +14,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("[main]\ndelay = 15\nerror_window = 20\n\n"))
 	f.Add([]byte("[main]\ndelay=0\n"))
 	f.Add([]byte("[main]\nlog_source = journald\nlog_prefix = \"KNOCK \"\n"))
+	f.Add([]byte("[main]\nlog_source = auto\n"))
 	f.Add([]byte("[other]\nx: y\n[main]\nerror_window: 10000\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(t.TempDir(), "config")
@@ -33,7 +34,7 @@ func FuzzLoad(f *testing.F) {
 		if cfg.Delay <= 0 || cfg.Delay.Seconds() > MaxDelay || cfg.ErrorWindow < 1 || cfg.ErrorWindow > MaxErrorWindow {
 			t.Fatalf("accepted out-of-range values: %+v", cfg)
 		}
-		if cfg.LogPrefix == "" || (cfg.LogSource != SourceFile && cfg.LogSource != SourceJournald) {
+		if cfg.LogPrefix == "" || (cfg.LogSource != SourceAuto && cfg.LogSource != SourceFile && cfg.LogSource != SourceJournald) {
 			t.Fatalf("accepted bad values: %+v", cfg)
 		}
 	})

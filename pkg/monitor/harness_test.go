@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/kk-project/kk/internal/syncbuf"
+	"github.com/kk-project/kk/pkg/config"
 	"github.com/kk-project/kk/pkg/firewall"
 	"github.com/kk-project/kk/pkg/fwrpc"
 	"github.com/kk-project/kk/pkg/kernlog"
@@ -31,6 +33,7 @@ type harness struct {
 	profilesDir string
 	configPath  string
 	socket      string
+	rsyslogd    string // a stand-in for config.RsyslogdPath; see stat
 	fake        *firewall.Fake
 	srv         *grpc.Server
 	logs        *syncbuf.Buffer
@@ -49,6 +52,7 @@ func newHarness(t *testing.T) *harness {
 		profilesDir: filepath.Join(dir, "profiles"),
 		configPath:  filepath.Join(dir, "config"),
 		socket:      filepath.Join(dir, "firewall.sock"),
+		rsyslogd:    filepath.Join(dir, "rsyslogd"),
 		fake:        &firewall.Fake{},
 		logs:        &syncbuf.Buffer{},
 	}
@@ -56,6 +60,9 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h.writeConfig("delay = 10\nerror_window = 20\n")
+	if err := os.WriteFile(h.rsyslogd, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(h.logPath, []byte("Nov 26 11:00:00 kkhost kernel: booting\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +88,28 @@ func (h *harness) addProfile(name string, port int) *profile.Profile {
 	return p
 }
 
+// options returns Options for the harness's files, on a host with rsyslog
+// installed: log_source = auto, the default, follows the harness's kern.log.
 func (h *harness) options() Options {
 	return Options{
 		ConfigPath: h.configPath, ProfilesDir: h.profilesDir, AllowRoot: true,
 		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Stat:   h.stat(true),
+	}
+}
+
+// stat returns os.Stat on a host where rsyslog is installed or not,
+// whatever this host has: config.RsyslogdPath is looked up as h.rsyslogd
+// or is missing.
+func (h *harness) stat(rsyslog bool) func(string) (fs.FileInfo, error) {
+	return func(name string) (fs.FileInfo, error) {
+		if name != config.RsyslogdPath {
+			return os.Stat(name)
+		}
+		if !rsyslog {
+			return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+		}
+		return os.Stat(h.rsyslogd)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -50,6 +51,18 @@ type Options struct {
 	RetryFor time.Duration
 	Logger   *slog.Logger     // nil means slog.Default()
 	Now      func() time.Time // nil means time.Now
+
+	// Stat looks up the log file and rsyslogd, to resolve log_source = auto
+	// and to warn while the log file is missing; nil means os.Stat.
+	Stat func(name string) (fs.FileInfo, error)
+	// SilentAfter is how long the log source may deliver no line with the
+	// log prefix before a warning says what may be wrong; zero means 10
+	// minutes.
+	SilentAfter time.Duration
+	// watchTick, if not nil, replaces the watchdog's ticker, so that tests
+	// decide when it looks: it looks on each channel received, and closes
+	// that channel when done.
+	watchTick <-chan chan struct{}
 }
 
 // Stats count what the monitor has seen. They are read with Monitor.Stats.
@@ -76,6 +89,7 @@ type Monitor struct {
 	fw firewall.Manager // guarded by knockMu; nil until first use
 
 	lines, accepted, opened, refused, failed atomic.Uint64
+	prefixed                                 atomic.Uint64 // lines carrying the log prefix
 }
 
 // New checks the privileges, loads the configuration and profiles and
@@ -116,6 +130,12 @@ func withDefaults(o Options) Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Stat == nil {
+		o.Stat = os.Stat
+	}
+	if o.SilentAfter == 0 {
+		o.SilentAfter = defaultSilentAfter
+	}
 	return o
 }
 
@@ -132,9 +152,16 @@ func (m *Monitor) Stats() Stats {
 // file offset, or the journal cursor of the last entry read), so lines
 // written in the pause are not lost and none is read twice; a changed log
 // source is followed from its end.
+//
+// Meanwhile a watchdog warns while the log file is missing or the source
+// delivers no line with the log prefix; see Options.SilentAfter.
 func (m *Monitor) Run(ctx context.Context) error {
 	defer m.closeFirewall()
 	defer m.flushAllRefusals()
+	if !m.opts.ExitAtEOF {
+		stop := m.startWatchdog(ctx)
+		defer stop()
+	}
 	var at place
 	for {
 		st := m.state.Load()
@@ -213,7 +240,9 @@ func (m *Monitor) journalArgs() []string {
 func (m *Monitor) handleSyslog(line []byte) {
 	m.lines.Add(1)
 	st := m.state.Load()
-	if pkt, v := st.parser.ParseSyslog(line); v == kernlog.Knock {
+	pkt, v := st.parser.ParseSyslog(line)
+	m.countPrefixed(v)
+	if v == kernlog.Knock {
 		m.handleKnock(pkt)
 	}
 }
@@ -222,7 +251,9 @@ func (m *Monitor) handleSyslog(line []byte) {
 func (m *Monitor) handleJournal(line []byte) {
 	m.lines.Add(1)
 	st := m.state.Load()
-	if pkt, v := st.parser.ParseJournalJSON(line); v == kernlog.Knock {
+	pkt, v := st.parser.ParseJournalJSON(line)
+	m.countPrefixed(v)
+	if v == kernlog.Knock {
 		m.handleKnock(pkt)
 	}
 }

@@ -15,7 +15,7 @@ import (
 // whole on reload and never changed, except that its verifiers advance while
 // the monitor holds knockMu.
 type state struct {
-	cfg    config.Config
+	cfg    config.Config // LogSource resolved: file or journald, never auto
 	parser *kernlog.Parser
 	byPort map[uint16]*served
 }
@@ -91,7 +91,8 @@ func (m *Monitor) loadState(prev *state) (*state, error) {
 	return st, nil
 }
 
-// loadConfig reads the configuration file and applies the overrides.
+// loadConfig reads the configuration file, applies the overrides and
+// resolves log_source, logging which source it is and why.
 func (m *Monitor) loadConfig() (config.Config, error) {
 	cfg, found, err := config.Load(m.opts.ConfigPath)
 	if err != nil {
@@ -100,9 +101,15 @@ func (m *Monitor) loadConfig() (config.Config, error) {
 	if !found {
 		m.log.Info("no configuration file; using defaults", "config", m.opts.ConfigPath)
 	}
+	var source, reason string
 	if m.opts.LogFile != "" {
-		cfg.LogSource, cfg.LogFile = config.SourceFile, m.opts.LogFile
+		cfg.LogFile = m.opts.LogFile
+		source, reason = config.SourceFile, "--log "+m.opts.LogFile
+	} else {
+		source, reason = cfg.ResolveLogSource(m.opts.Stat)
 	}
+	cfg.LogSource = source
+	m.log.Info(fmt.Sprintf("log source: %s (%s)", source, reason))
 	if m.opts.Socket != "" {
 		cfg.Socket = m.opts.Socket
 	}

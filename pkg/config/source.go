@@ -1,0 +1,51 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+)
+
+// ResolveLogSource returns where the kernel log is read, SourceFile or
+// SourceJournald, and why, as a phrase for a log line such as
+// "auto: /var/log/kern.log does not exist".
+//
+// An explicit log_source is returned as it is, with the reason
+// "log_source = file" or "log_source = journald". For SourceAuto it is the
+// file if LogFile exists and rsyslog is installed, and the journal
+// otherwise: a stock Debian 12 has no rsyslog, and a kern.log that a removed
+// rsyslog left behind no longer grows.
+//
+// stat looks paths up; nil means os.Stat. Only stat is used, so no
+// privileges are needed. The answer holds for the moment of the call:
+// kk-monitor resolves at start and on each reload.
+func (c Config) ResolveLogSource(stat func(name string) (fs.FileInfo, error)) (source, reason string) {
+	if c.LogSource != SourceAuto {
+		return c.LogSource, "log_source = " + c.LogSource
+	}
+	if stat == nil {
+		stat = os.Stat
+	}
+	_, err := stat(c.LogFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return SourceJournald, fmt.Sprintf("auto: %s does not exist", c.LogFile)
+	case err != nil:
+		return SourceJournald, fmt.Sprintf("auto: %v", err) // os.Stat names the file
+	case !RsyslogInstalled(stat):
+		return SourceJournald, fmt.Sprintf("auto: %s exists but rsyslogd is not installed (no %s), so nothing writes to it",
+			c.LogFile, RsyslogdPath)
+	}
+	return SourceFile, fmt.Sprintf("auto: %s exists and rsyslogd is installed", c.LogFile)
+}
+
+// RsyslogInstalled reports whether RsyslogdPath is a regular file. stat
+// looks it up; nil means os.Stat.
+func RsyslogInstalled(stat func(name string) (fs.FileInfo, error)) bool {
+	if stat == nil {
+		stat = os.Stat
+	}
+	fi, err := stat(RsyslogdPath)
+	return err == nil && fi.Mode().IsRegular()
+}
