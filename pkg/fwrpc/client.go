@@ -3,6 +3,7 @@ package fwrpc
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 
 	"google.golang.org/grpc"
@@ -23,11 +24,35 @@ type Client struct {
 	fw   fwpb.FirewallClient
 }
 
+// A DialOption configures Dial.
+type DialOption func(*dialConfig)
+
+type dialConfig struct {
+	dial func(ctx context.Context, socketPath string) (net.Conn, error)
+}
+
+// WithDialer makes Dial connect with dial instead of a plain connect(2) to
+// the socket; kk-monitor check connects as kk-monitor's user this way. dial
+// is called again for every reconnection.
+func WithDialer(dial func(ctx context.Context, socketPath string) (net.Conn, error)) DialOption {
+	return func(c *dialConfig) { c.dial = dial }
+}
+
 // Dial returns a Client for the kk-firewall socket at socketPath. It does
 // not connect yet: a missing or dead helper shows up as an error wrapping
 // firewall.ErrUnavailable on the first call, and later calls reconnect.
-func Dial(socketPath string) (*Client, error) {
-	conn, err := grpc.NewClient("unix://"+socketPath, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func Dial(socketPath string, opts ...DialOption) (*Client, error) {
+	var cfg dialConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	gopts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if cfg.dial != nil {
+		gopts = append(gopts, grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return cfg.dial(ctx, socketPath)
+		}))
+	}
+	conn, err := grpc.NewClient("unix://"+socketPath, gopts...)
 	if err != nil {
 		return nil, fmt.Errorf("dialing kk-firewall at %s: %w", socketPath, err)
 	}
