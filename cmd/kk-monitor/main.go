@@ -8,6 +8,11 @@
 //	kk-monitor [run] [flags]                        follow the log (default)
 //	kk-monitor genprofile [--profiles DIR] <knockPort> <profileName>
 //	kk-monitor firewall-rules [--profiles DIR] [--config FILE] [--iptables]
+//	kk-monitor check [flags]                        can this server receive knocks?
+//
+// check prints one OK, WARN or FAIL line per finding, with the fix, and
+// exits 1 if anything failed. Run it as root: it then judges the files and
+// kk-firewall as kk-monitor's user (--user) sees them, and reads iptables.
 //
 // SIGHUP reloads the configuration and the profiles; SIGINT and SIGTERM stop.
 package main
@@ -28,6 +33,8 @@ const usage = `usage:
              [--from-start] [--exit-at-eof]
   kk-monitor genprofile [--profiles DIR] <knockPort> <profileName>
   kk-monitor firewall-rules [--profiles DIR] [--config FILE] [--iptables] [--rate N] [--burst N]
+  kk-monitor check [--config FILE] [--profiles DIR] [--log FILE] [--socket PATH] [--user NAME]
+             [--groups LIST] [--timeout D]
 `
 
 // errUsage marks a command line error; main prints the usage after it.
@@ -51,7 +58,7 @@ func main() {
 // run dispatches to the subcommand named by args[0], defaulting to run.
 func run(args []string) error {
 	cmd := "run"
-	if len(args) > 0 && (args[0] == "run" || args[0] == "genprofile" || args[0] == "firewall-rules") {
+	if len(args) > 0 && (args[0] == "run" || args[0] == "genprofile" || args[0] == "firewall-rules" || args[0] == "check") {
 		cmd, args = args[0], args[1:]
 	}
 	fs := flag.NewFlagSet("kk-monitor "+cmd, flag.ContinueOnError)
@@ -66,6 +73,8 @@ func run(args []string) error {
 		return runGenprofile(f, fs.Args())
 	case "firewall-rules":
 		return runFirewallRules(f, fs.Args())
+	case "check":
+		return runCheck(f, fs.Args())
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
@@ -79,6 +88,7 @@ type flags struct {
 	allowRoot, fromStart, exitAtEOF bool
 	iptables                        bool
 	rate, burst                     int
+	check                           checkFlags
 }
 
 func (f *flags) register(fs *flag.FlagSet, cmd string) {
@@ -91,6 +101,10 @@ func (f *flags) register(fs *flag.FlagSet, cmd string) {
 		fs.BoolVar(&f.iptables, "iptables", false, "print the iptables commands for the knock ports instead of the port list")
 		fs.IntVar(&f.rate, "rate", 10, "per-source LOG rate for knock ports, packets/s (as knockknock-firewall.sh -r)")
 		fs.IntVar(&f.burst, "burst", 20, "per-source LOG burst for knock ports (as knockknock-firewall.sh -b)")
+		return
+	}
+	if cmd == "check" {
+		f.registerCheck(fs)
 		return
 	}
 	fs.StringVar(&f.log, "log", "", "kernel log file to follow (overrides log_source and log_file)")
