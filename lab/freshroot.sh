@@ -73,6 +73,16 @@ clone() {
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
+	if [ -n "${NSPAWN_PID:-}" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+		say "stopping the container"
+		kill -TERM "$NSPAWN_PID" 2>/dev/null || true
+		for _ in $(seq 150); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.2; done
+		pkill -KILL -P "$NSPAWN_PID" 2>/dev/null || true
+		kill -KILL "$NSPAWN_PID" 2>/dev/null || true
+		wait "$NSPAWN_PID" 2>/dev/null || true
+	fi
+	# The lab inside sets this host-wide sysctl; a killed lab cannot restore it.
+	[ -z "${OLD_LOG_ALL:-}" ] || echo "$OLD_LOG_ALL" >/proc/sys/net/netfilter/nf_log_all_netns
 	if [ -n "${work:-}" ] && [ "${KK_FRESHROOT_KEEP:-}" != 1 ]; then rm -rf "$work"; fi
 	exit "$rc"
 }
@@ -81,20 +91,26 @@ run_inside() {
 	local root=$1 t0 rc=0
 	t0=$SECONDS
 	# The inner script is README's two commands, as a newcomer types them.
-	SYSTEMD_NSPAWN_API_VFS_WRITABLE=1 timeout --foreground -k 30 "$limit" \
+	# It runs in the background so that a signal reaches the traps at once
+	# (bash runs them only after a foreground command ends).
+	SYSTEMD_NSPAWN_API_VFS_WRITABLE=1 timeout -k 30 "$limit" \
 		systemd-nspawn --quiet --register=no --keep-unit --directory="$root" \
 		--volatile=overlay --capability=all --bind=/dev/kmsg --timezone=off \
 		--bind-ro=/usr/local/go --bind-ro=/etc/ssl/certs \
 		--bind="$work/kk:/root/kk" --chdir=/root/kk \
 		--setenv=CI=true --setenv=KK_FRESHROOT=inside --setenv=HOME=/root \
 		--setenv=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		-- /bin/bash -euc 'make demo </dev/null && make test </dev/null' || rc=$?
+		-- /bin/bash -euc 'make demo </dev/null && make test </dev/null' </dev/null &
+	NSPAWN_PID=$!
+	wait "$NSPAWN_PID" || rc=$?
+	NSPAWN_PID=
 	say "README's two commands in the fresh root: exit $rc after $((SECONDS - t0)) s"
 	return "$rc"
 }
 
 main() {
 	preflight
+	OLD_LOG_ALL=$(cat /proc/sys/net/netfilter/nf_log_all_netns 2>/dev/null || true)
 	work=$(mktemp -d /tmp/kk-freshroot.XXXXXX)
 	chmod 0755 "$work"
 	trap cleanup EXIT

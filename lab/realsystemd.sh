@@ -9,18 +9,19 @@
 # post-install commands exactly as written there (without sudo: the script is
 # root). Then it proves:
 #   - every unit reaches active, kk-monitor runs as knockknock with CapEff 0;
-#   - on a stock Debian (no rsyslog, no kern.log) log_source = auto picks
-#     journald and says why;
-#   - with rsyslog writing kern.log, a knock from a client namespace
-#     socket-activates kk-firewall and a real TCP connection gets through;
+#   - on a stock Debian (no rsyslog running, no kern.log) log_source = auto
+#     picks journald and says why, and its journalctl runs without error;
+#   - with rsyslog writing kern.log, auto picks the file, and a knock from a
+#     client namespace socket-activates kk-firewall and a TCP connection gets
+#     through;
 #   - the rule is gone after delay; systemctl reload kk-monitor keeps it active;
 #   - the three units' journal has no error, and an error the monitor logs is
 #     at priority err in the journal (journalctl -p err);
 #   - systemctl stop removes the KNOCKKNOCK chain and kk's own chains.
 #
-# A container's journald never receives kernel messages, so the knock itself
-# travels rsyslog's way (imkmsg on the bound /dev/kmsg -> /var/log/kern.log);
-# the journald follower is tested against real journal files in pkg/kernlog.
+# With journald it checks that kk-monitor's journalctl runs in the unit's
+# sandbox without error; the knock itself travels rsyslog's way (imkmsg on the
+# bound /dev/kmsg -> /var/log/kern.log), as lib/realsystemd_checks.sh explains.
 #
 # Usage: lab/realsystemd.sh [BINDIR]   (as root; BINDIR defaults to ./bin)
 # Everything it creates (container, namespaces, veths, temp files) is removed
@@ -202,14 +203,15 @@ main() {
 	stage
 	boot
 	. "$here/lib/realsystemd_checks.sh"
-	if [ -n "${KK_RS_HOLD:-}" ]; then
-		say "holding the container for $KK_RS_HOLD s: nsenter --target $LEADER --all"
-		sleep "$KK_RS_HOLD"
-	fi
 	# A stock Debian: rsyslog present in /usr but not running, no kern.log.
 	nsenter_ct systemctl stop rsyslog.service syslog.socket >/dev/null 2>&1 || true
 	nsenter_ct rm -f /var/log/kern.log
 	post_install
+	# KK_RS_HOLD=SECONDS: keep the installed container for a look by hand.
+	if [ -n "${KK_RS_HOLD:-}" ]; then
+		say "holding the container for $KK_RS_HOLD s: nsenter --target $LEADER --all"
+		sleep "$KK_RS_HOLD"
+	fi
 	run_checks
 	printf '\nrealsystemd: %d passed, %d failed, %d s\n' "$PASSED" "$FAILED" "$((SECONDS - t0))"
 	[ "$FAILED" -eq 0 ]
