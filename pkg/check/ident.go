@@ -79,6 +79,14 @@ func (id *identity) addGroup(gid string) {
 	id.groups = append(id.groups, name)
 }
 
+// primaryGroup returns the name of the identity's primary group.
+func (id *identity) primaryGroup() string {
+	if len(id.groups) > 0 {
+		return id.groups[0] // lookupIdentity adds the primary group first
+	}
+	return groupName(id.gid)
+}
+
 // inGroup reports whether the identity has the group named name.
 func (id *identity) inGroup(name string) bool {
 	return slices.Contains(id.groups, name)

@@ -119,3 +119,17 @@ func TestDoTakesTheIdentity(t *testing.T) {
 		t.Errorf("root can no longer read its file: %v", err)
 	}
 }
+
+func TestLookupIdentity(t *testing.T) {
+	id, err := lookupIdentity("root", []string{"no-such-group-kk", "root"})
+	if err != nil {
+		t.Skipf("no root user in this user database: %v", err)
+	}
+	if id.uid != 0 || id.gid != 0 || id.primaryGroup() != "root" || slices.Contains(id.groups, "no-such-group-kk") ||
+		len(id.gids) != len(slices.Compact(slices.Sorted(slices.Values(id.gids)))) {
+		t.Errorf("lookupIdentity(root) = %+v", id)
+	}
+	if _, err := lookupIdentity("no-such-user-kk", nil); err == nil {
+		t.Error("a missing user was found")
+	}
+}

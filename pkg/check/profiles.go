@@ -74,7 +74,7 @@ func (r *run) checkProfilesDir(dir string) (res Result, ok bool) {
 	if r.id != nil {
 		if !r.id.may(fi, permRead|permExec) {
 			return Result{Status: Fail, What: what, Why: fmt.Sprintf("%s cannot list it (%s)", r.id.name, describe(fi)),
-				Fix: fmt.Sprintf("chown %s:%s %s && chmod 700 %s", r.id.name, r.id.name, dir, dir)}, false
+				Fix: fmt.Sprintf("chown %s %s && chmod 700 %s", r.owner(), dir, dir)}, false
 		}
 		if d, dfi := r.id.blockedDir(dir); d != "" {
 			return Result{Status: Fail, What: what, Why: fmt.Sprintf("%s cannot reach it: %s is %s", r.id.name, d, describe(dfi)),
@@ -108,7 +108,16 @@ func (r *run) checkProfile(dir string, p *profile.Profile) Result {
 // profileFix is the command that gives a profile the owner and modes
 // kk-monitor genprofile gives it.
 func (r *run) profileFix(dir string) string {
-	return fmt.Sprintf("chown -R %s:%s %s && chmod 700 %s && chmod 600 %s/*", r.opts.User, r.opts.User, dir, dir, dir)
+	return fmt.Sprintf("chown -R %s %s && chmod 700 %s && chmod 600 %s/*", r.owner(), dir, dir, dir)
+}
+
+// owner is the user:group that should own the profiles: the monitor's
+// user and its primary group.
+func (r *run) owner() string {
+	if r.id == nil {
+		return r.opts.User + ":" + r.opts.User
+	}
+	return r.id.name + ":" + r.id.primaryGroup()
 }
 
 // profileNotServed says why kk-monitor leaves the profile in dir out:

@@ -13,7 +13,7 @@ import (
 // me is the identity of the user running the test, who owns the files it
 // creates.
 func me() *identity {
-	return &identity{name: "me", uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), gids: []uint32{uint32(os.Getgid())}}
+	return &identity{name: "me", uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), gids: []uint32{uint32(os.Getgid())}, groups: []string{"me"}}
 }
 
 // profilesRun returns a run over a fresh profiles directory holding the
@@ -112,7 +112,7 @@ func TestCheckProfiles(t *testing.T) {
 // a monitor user that does not own it. Run as root, the check loads it as
 // that user and cannot; run as anyone else, the modes say the same.
 func TestCheckProfilesOtherUser(t *testing.T) {
-	r, dir := profilesRun(t, &identity{name: "kkother", uid: 4242, gid: 4242, gids: []uint32{4242}}, map[string]int{"lab": 6666})
+	r, dir := profilesRun(t, &identity{name: "kkother", uid: 4242, gid: 4242, gids: []uint32{4242}, groups: []string{"kkother"}}, map[string]int{"lab": 6666})
 	for d := filepath.Dir(dir); d != "/"; d = filepath.Dir(d) {
 		if strings.HasPrefix(d, os.TempDir()+"/") {
 			os.Chmod(d, 0o755) // let uid 4242 reach the profiles

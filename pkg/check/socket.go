@@ -40,11 +40,11 @@ func (r *run) checkSocket() Result {
 	}
 	if d, dfi := r.id.blockedDir(path); d != "" {
 		return Result{Status: Fail, What: what, Why: fmt.Sprintf("%s cannot reach it: %s is %s", r.id.name, d, describe(dfi)),
-			Fix: fmt.Sprintf("chgrp %s %s && chmod 750 %s (kk's tmpfiles.d file does this at boot)", r.id.name, d, d)}
+			Fix: fmt.Sprintf("chgrp %s %s && chmod 750 %s (kk's tmpfiles.d file does this at boot)", r.id.primaryGroup(), d, d)}
 	}
 	if !r.id.may(fi, permWrite) {
 		return Result{Status: Fail, What: what, Why: fmt.Sprintf("%s may not connect (%s)", r.id.name, describe(fi)),
-			Fix: fmt.Sprintf("SocketGroup=%s and SocketMode=0660 in kk-firewall.socket, then systemctl restart kk-firewall.socket", r.id.name)}
+			Fix: fmt.Sprintf("SocketGroup=%s and SocketMode=0660 in kk-firewall.socket, then systemctl restart kk-firewall.socket", r.id.primaryGroup())}
 	}
 	if fi.Mode().Perm()&0o002 != 0 {
 		return Result{Status: Warn, What: what, Why: fmt.Sprintf("any local user may connect (%s); kk-firewall still refuses them", describe(fi)),

@@ -21,7 +21,7 @@ import (
 func TestCheckSocket(t *testing.T) {
 	owner := me()
 	stranger := &identity{name: "stranger", uid: 4242, gid: 4242, gids: []uint32{4242}}
-	member := &identity{name: "member", uid: 4242, gid: 4242, gids: []uint32{4242, uint32(os.Getgid())}}
+	member := &identity{name: "member", uid: 4242, gid: 4242, gids: []uint32{4242, uint32(os.Getgid())}, groups: []string{"member", "its"}}
 	tests := []struct {
 		name   string
 		id     *identity
