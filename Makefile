@@ -1,7 +1,9 @@
 # kk: single-packet port knocking. `make demo` and `make test` are the two
 # commands a newcomer needs; both install what they use (run them as root).
 
-export PATH := $(PATH):/usr/local/go/bin:$(shell go env GOPATH 2>/dev/null)/bin
+# A fresh machine's root may not have Go on its PATH: ask /usr/local/go's go
+# for GOPATH, or `go env GOPATH` fails and the tools' bin dir is lost.
+export PATH := $(PATH):/usr/local/go/bin:$(shell PATH="$$PATH:/usr/local/go/bin" go env GOPATH 2>/dev/null)/bin
 
 PREFIX  ?= /usr/local
 DESTDIR ?=

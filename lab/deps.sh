@@ -76,7 +76,8 @@ install_go_tools() {
 		die "protoc is '$(protoc --version)', want '$protoc_version' (Debian 12's protobuf-compiler): the committed generated code names it"
 }
 
-export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo /root/go)/bin"
+export PATH="$PATH:/usr/local/go/bin"
+PATH="$PATH:$(go env GOPATH 2>/dev/null)/bin"
 case "$mode" in
 demo) install_debs "${demo_pkgs[@]}" ;;
 test)
