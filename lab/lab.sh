@@ -98,6 +98,7 @@ run_test() {
 	check "the attacker still cannot connect" chk_attacker_refused
 	check "a second knock while open admits exactly one more connection" chk_reknock
 	check "after delay the rule is gone and a new connection fails" chk_expires
+	check "kk-monitor check: all OK, then FAIL with the fix for a deleted LOG rule and a dead socket" chk_monitor_check
 	check "replay of the knock's 4 header fields from the client opens nothing" chk_replay "$NS_C" "$CLIENT_IP"
 	check "replay of the knock's 4 header fields from the attacker opens nothing" chk_replay "$NS_A" "$ATTACKER_IP"
 	start_proxy

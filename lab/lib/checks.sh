@@ -22,6 +22,41 @@ chk_monitor_unprivileged() {
 	echo "user $LAB_USER (uid $uid), CapEff=0"
 }
 
+# monitor_check [ARGS...] runs kk-monitor check on the lab's files, as root in
+# the server namespace (where the LOG rules are), into $T/check-run.out, and
+# returns its exit status.
+monitor_check() {
+	in_ns "$NS_S" "$BIN/kk-monitor" check --config "$T/etc/config" --profiles "$T/etc/profiles" \
+		--user "$LAB_USER" "$@" >"$T/check-run.out" 2>&1
+}
+
+# chk_monitor_check: kk-monitor check says OK for the running lab, as root
+# and as the monitor's user (who may not read iptables: a WARN, not a FAIL),
+# and FAIL with the fix when the knock port's LOG rule is gone or the socket
+# is dead; reloading the rules makes it OK again.
+chk_monitor_check() {
+	local ok
+	monitor_check || { echo "working lab: exit $?: $(grep -v '^OK' "$T/check-run.out" | head -2)"; return 1; }
+	ok=$(grep -c '^OK    ' "$T/check-run.out")
+	[ "$ok" -ge 7 ] && ! grep -qv '^OK    ' "$T/check-run.out" || { echo "working lab, not all OK: $(grep -v '^OK' "$T/check-run.out" | head -2)"; return 1; }
+	in_ns "$NS_S" setpriv --reuid="$LAB_USER" --regid="$LAB_GROUP" --groups="$LAB_GROUP,adm" --inh-caps=-all -- \
+		"$BIN/kk-monitor" check --config "$T/etc/config" --profiles "$T/etc/profiles" --user "$LAB_USER" >"$T/check-run.out" 2>&1 ||
+		{ echo "as $LAB_USER: exit $?: $(grep -v '^OK' "$T/check-run.out" | head -2)"; return 1; }
+	grep -q "^WARN  LOG rules for the knock ports: not checked: reading iptables needs root" "$T/check-run.out" &&
+		grep -q "^OK    kk-firewall on $SOCK: SERVING, asked as $LAB_USER" "$T/check-run.out" ||
+		{ echo "as $LAB_USER: $(grep -v '^OK' "$T/check-run.out" | head -2)"; return 1; }
+	in_ns "$NS_S" iptables -w 5 -D KK_KNOCKLOG 1
+	monitor_check && { echo "LOG rule deleted: exit 0"; load_firewall; return 1; }
+	load_firewall >/dev/null
+	grep -q "^FAIL  LOG rule for knock port $KNOCK_PORT (profile lab): a SYN to port $KNOCK_PORT meets no LOG rule.*; fix: knockknock-firewall.sh start" "$T/check-run.out" ||
+		{ echo "LOG rule deleted: $(grep -v '^OK' "$T/check-run.out" | head -2)"; return 1; }
+	monitor_check --socket "$T/run/dead.sock" && { echo "dead socket: exit 0"; return 1; }
+	grep -q "^FAIL  kk-firewall on $T/run/dead.sock: .*; fix: systemctl start kk-firewall.socket" "$T/check-run.out" ||
+		{ echo "dead socket: $(grep -v '^OK' "$T/check-run.out" | head -2)"; return 1; }
+	monitor_check || { echo "after reloading the rules: $(grep -v '^OK' "$T/check-run.out" | head -2)"; return 1; }
+	echo "$ok OK as root; WARN for iptables as $LAB_USER; FAIL+fix, exit 1 without the LOG rule and with a dead socket; OK after reload"
+}
+
 # chk_before_knock: the protected port is closed and the refusal is logged.
 chk_before_knock() {
 	local before
