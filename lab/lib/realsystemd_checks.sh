@@ -177,6 +177,30 @@ chk_stop() {
 	echo "KNOCKKNOCK, KK_INPUT and their jumps removed"
 }
 
+# chk_kk_check_ok: kk-monitor check, as root and as knockknock, finds this
+# working server able to receive knocks.
+chk_kk_check_ok() {
+	local out rc who counts=
+	for who in root knockknock; do
+		# setpriv, not runuser: the container has no PAM configuration.
+		out=$(nsenter_ct setpriv --reuid="$who" --regid="$who" --init-groups kk-monitor check 2>&1) && rc=0 || rc=$?
+		[ "$rc" -eq 0 ] && ! grep -q '^FAIL' <<<"$out" || { echo "as $who, exit $rc:"; echo "$out"; return 1; }
+		counts+="${counts:+, }as $who $(grep -c '^OK' <<<"$out") OK"
+	done
+	echo "exit 0, $counts"
+}
+
+# chk_kk_check_broken: with the units stopped, kk-monitor check fails and
+# names the fix for the missing LOG rules and the socket.
+chk_kk_check_broken() {
+	local out rc
+	out=$(nsenter_ct kk-monitor check 2>&1) && rc=0 || rc=$?
+	[ "$rc" -eq 1 ] || { echo "exit $rc, want 1: $out"; return 1; }
+	grep -q '^FAIL .*fix: .*knockknock-firewall' <<<"$out" || { echo "no FAIL naming knockknock-firewall for the LOG rules: $out"; return 1; }
+	grep -q '^FAIL .*fix: .*kk-firewall.socket' <<<"$out" || { echo "no FAIL naming kk-firewall.socket: $out"; return 1; }
+	echo "exit 1; $(grep -c '^FAIL' <<<"$out") FAIL lines, each with its fix"
+}
+
 run_checks() {
 	check "README's units are active" chk_units_active
 	check "kk-monitor runs as knockknock with CapEff 0" chk_monitor_user
@@ -188,7 +212,9 @@ run_checks() {
 	check "with rsyslog: a knock read from kern.log socket-activates kk-firewall, TCP gets through" chk_knock activates
 	check "after delay the rule is gone" chk_expiry
 	check "systemctl reload kk-monitor keeps it active" chk_reload
+	check "kk-monitor check: a working server is OK" chk_kk_check_ok
 	check "the units' journal has no error" chk_journal_clean
 	check "journal priorities: an error at err, info at info" chk_journal_priority
 	check "systemctl stop removes the KNOCKKNOCK chain" chk_stop
+	check "kk-monitor check: the stopped server FAILs with fixes" chk_kk_check_broken
 }
