@@ -137,10 +137,24 @@ func runGrpcurl(t *testing.T, user, sock string, flags []string, args ...string)
 }
 
 // withProto returns grpcurl flags that send data using the .proto file
-// rather than reflection, so the Open RPC itself reaches the server.
-func withProto(data string) []string {
-	root, _ := filepath.Abs("../..")
-	return []string{"-import-path", filepath.Join(root, "proto"), "-proto", "knockknock/firewall/v1/firewall.proto", "-d", data}
+// rather than reflection, so the Open RPC itself reaches the server. The
+// file is copied to a directory that nobody can read: a checkout under
+// /root (0700), as in a fresh clone, is not.
+func withProto(t *testing.T, data string) []string {
+	t.Helper()
+	const rel = "knockknock/firewall/v1/firewall.proto"
+	src, err := os.ReadFile(filepath.Join("../../proto", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := socketDir(t)
+	if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(rel)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, rel), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"-import-path", dir, "-proto", rel, "-d", data}
 }
 
 func TestUserNotAllowedIsRefused(t *testing.T) {
@@ -157,7 +171,7 @@ func TestUserNotAllowedIsRefused(t *testing.T) {
 	if err == nil || !strings.Contains(out, "PermissionDenied") {
 		t.Fatalf("List as nobody: %v\n%s\nwant PermissionDenied", err, out)
 	}
-	out, err = runGrpcurl(t, "nobody", sock, withProto(`{"source_ip":"10.77.0.2","port":22,"duration_seconds":30}`), "knockknock.firewall.v1.Firewall/Open")
+	out, err = runGrpcurl(t, "nobody", sock, withProto(t, `{"source_ip":"10.77.0.2","port":22,"duration_seconds":30}`), "knockknock.firewall.v1.Firewall/Open")
 	if err == nil || !strings.Contains(out, "PermissionDenied") {
 		t.Fatalf("Open as nobody: %v\n%s\nwant PermissionDenied", err, out)
 	}
@@ -178,7 +192,7 @@ func TestAllowUserAdmitsThatUser(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o660 {
 		t.Fatalf("socket mode %v, %v; want 0660", fi.Mode(), err)
 	}
-	out, err := runGrpcurl(t, "nobody", sock, withProto(`{"source_ip":"10.77.0.2","port":22,"duration_seconds":30,"profile":"lab"}`), "knockknock.firewall.v1.Firewall/Open")
+	out, err := runGrpcurl(t, "nobody", sock, withProto(t, `{"source_ip":"10.77.0.2","port":22,"duration_seconds":30,"profile":"lab"}`), "knockknock.firewall.v1.Firewall/Open")
 	if err != nil {
 		t.Fatalf("Open as allowed user nobody: %v\n%s", err, out)
 	}
