@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -226,6 +227,38 @@ func TestREADMEGrpcurlCommands(t *testing.T) {
 			if !strings.Contains(out, w) {
 				t.Errorf("grpcurl %v output lacks %q:\n%s", tc.args, w, out)
 			}
+		}
+	}
+}
+
+// TestRefusedOpenLogsBoundedFields sends an Open whose source_ip and profile
+// are megabytes long through the real server: the refusal must log a short
+// prefix of each with its length, never the field itself.
+func TestRefusedOpenLogsBoundedFields(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	sock := filepath.Join(socketDir(t), "fw.sock")
+	h := startHelper(t, l.srv, sock)
+	const n = 1 << 20 // one 3 MiB field per request: under gRPC's 4 MiB message limit
+	for _, r := range []*fwpb.OpenRequest{
+		{SourceIp: strings.Repeat("9", 3*n), Port: 22, DurationSeconds: 30},
+		{SourceIp: l.allowed, Port: 22, DurationSeconds: 30, Profile: strings.Repeat("p", 3*n)},
+	} {
+		_, err := rawClient(t, sock).Open(ctxT(t), r)
+		if status.Code(err) != codes.InvalidArgument {
+			t.Fatalf("Open with a %d-byte field: %v, want InvalidArgument", 3*n, err)
+		}
+		if len(status.Convert(err).Message()) > 1024 {
+			t.Errorf("the error sent back is %d bytes long", len(status.Convert(err).Message()))
+		}
+	}
+	want := fmt.Sprintf("...(%d bytes)", 3*n)
+	waitFor(t, 5*time.Second, "two refusals logged with "+want, func() bool {
+		return strings.Count(h.log.String(), want) >= 2
+	})
+	for _, line := range strings.Split(h.log.String(), "\n") {
+		if len(line) > 1024 {
+			t.Errorf("log line of %d bytes: %.200s...", len(line), line)
 		}
 	}
 }

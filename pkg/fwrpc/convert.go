@@ -15,7 +15,7 @@ import (
 func parseIP(s string) (netip.Addr, error) {
 	ip, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%w: source_ip %q is not an IP address", firewall.ErrInvalid, s)
+		return netip.Addr{}, fmt.Errorf("%w: source_ip %q is not an IP address", firewall.ErrInvalid, clip(s))
 	}
 	return ip, nil
 }

@@ -104,7 +104,9 @@ func (s *service) Open(ctx context.Context, r *fwpb.OpenRequest) (*fwpb.OpenResp
 			return &fwpb.OpenResponse{Opening: openingToProto(o)}, nil
 		}
 	}
-	s.log.Warn("open refused", "ip", r.GetSourceIp(), "port", r.GetPort(), "duration_seconds", r.GetDurationSeconds(), "profile", r.GetProfile(), "caller", caller, "err", err)
+	// The caller chose these strings: log a bounded prefix of each.
+	s.log.Warn("open refused", "ip", clip(r.GetSourceIp()), "port", r.GetPort(), "duration_seconds", r.GetDurationSeconds(),
+		"profile", clip(r.GetProfile()), "caller", caller, "err", err)
 	return nil, toStatus(err)
 }
 
