@@ -8,10 +8,15 @@
 # PREFIX/lib/systemd/system, a preset that keeps them disabled until the
 # admin enables them, the proxy user unit in
 # PREFIX/lib/systemd/user, sysusers.d and tmpfiles.d files under PREFIX/lib,
-# and /etc/knockknock.d/config only if there is none. Units name the binaries
-# by their installed path. kk-client gets cap_net_raw+ep so users can knock
-# without root. uninstall removes exactly those files and keeps
-# /etc/knockknock.d, which holds the keys and counters.
+# and, each only if there is none, /etc/knockknock.d/config, the rsyslog rule
+# /etc/rsyslog.d/30-knockknock.conf (kk's kernel log, written from the
+# kernel's input only) and /etc/logrotate.d/knockknock. Without DESTDIR and
+# with rsyslogd installed it creates that log, empty, so kk-monitor's
+# log_source = auto finds it before the first kernel message. Units name the
+# binaries by their installed path. kk-client gets cap_net_raw+ep so users
+# can knock without root. uninstall removes exactly those files, the /etc
+# ones only if unchanged, and keeps /etc/knockknock.d, which holds the keys
+# and counters, and /var/log/knockknock.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,6 +50,26 @@ files() {
 	return 0
 }
 
+# etc_files prints "source destination mode" for the files under /etc that
+# install writes only if absent: the admin may have changed them.
+etc_files() {
+	echo "$here/config.default /etc/knockknock.d/config 0644"
+	echo "$here/rsyslog.d/30-knockknock.conf /etc/rsyslog.d/30-knockknock.conf 0644"
+	echo "$here/logrotate.d/knockknock /etc/logrotate.d/knockknock 0644"
+}
+
+# kklog is the file the rsyslog rule writes and kk-monitor reads by default.
+kklog=/var/log/knockknock/kern.log
+
+# create_log creates kklog as the rule would (root:adm 0640), so that
+# kk-monitor's log_source = auto picks it from the first start.
+create_log() {
+	[ -z "$dest" ] && [ -x /usr/sbin/rsyslogd ] && [ ! -e "$kklog" ] || return 0
+	install -d -m 0755 "$(dirname "$kklog")"
+	install -m 0640 -g adm /dev/null "$kklog"
+	say "$kklog (empty; rsyslog appends to it)"
+}
+
 do_install() {
 	local src dst mode
 	while read -r src dst mode; do
@@ -54,12 +79,15 @@ do_install() {
 		case "$dst" in *.service) sed -i "s|/usr/local/bin/|$prefix/bin/|g; s|/usr/local/sbin/|$prefix/sbin/|g" "$dest$dst" ;; esac
 		say "$dest$dst"
 	done < <(files)
-	if [ -e "$dest/etc/knockknock.d/config" ]; then
-		say "$dest/etc/knockknock.d/config exists, kept"
-	else
-		install -D -m 0644 "$here/config.default" "$dest/etc/knockknock.d/config"
-		say "$dest/etc/knockknock.d/config"
-	fi
+	while read -r src dst mode; do
+		if [ -e "$dest$dst" ]; then
+			say "$dest$dst exists, kept"
+		else
+			install -D -m "$mode" "$src" "$dest$dst"
+			say "$dest$dst"
+		fi
+	done < <(etc_files)
+	create_log
 	set_cap "$dest$prefix/bin/kk-client"
 	next_steps
 }
@@ -81,6 +109,7 @@ next_steps() {
 	cat <<NEXT
 install: next, as root:
   systemd-sysusers knockknock.conf && systemd-tmpfiles --create knockknock.conf   # user knockknock, /run/knockknock, profile ownership
+  systemctl restart rsyslog.service   # if rsyslog is installed: it loads /etc/rsyslog.d/30-knockknock.conf
   systemctl daemon-reload
   systemctl enable --now knockknock-firewall.service kk-firewall.socket kk-monitor.service
   # knockknock-firewall.service loads the rules at boot; after adding a profile:
@@ -93,6 +122,17 @@ do_uninstall() {
 	while read -r src dst mode; do
 		if [ -e "$dest$dst" ]; then rm -f "$dest$dst" && say "removed $dest$dst"; fi
 	done < <(files; echo "- $userunitdir/kk-client-proxy.service -")
+	while read -r src dst mode; do
+		case "$dst" in /etc/knockknock.d/*) continue ;; esac
+		if [ ! -e "$dest$dst" ]; then
+			continue
+		elif cmp -s "$src" "$dest$dst"; then
+			rm -f "$dest$dst" && say "removed $dest$dst"
+		else
+			say "kept $dest$dst: it differs from kk's; remove it by hand if you mean to"
+		fi
+	done < <(etc_files)
+	say "kept $dest/var/log/knockknock (logs); after removing the rsyslog rule: systemctl restart rsyslog"
 	say "kept $dest/etc/knockknock.d (config, profiles and their keys); remove it by hand if you mean to"
 	if [ -z "$dest" ]; then
 		say "if kk was running, first: systemctl disable --now kk-monitor.service kk-firewall.socket kk-firewall.service knockknock-firewall.service"

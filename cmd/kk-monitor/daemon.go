@@ -30,6 +30,7 @@ func runDaemon(f flags) error {
 	if err != nil {
 		return err
 	}
+	warnNetnsLogging(log, nil)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go func() {

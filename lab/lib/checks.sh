@@ -38,7 +38,9 @@ chk_monitor_check() {
 	local ok
 	monitor_check || { echo "working lab: exit $?: $(grep -v '^OK' "$T/check-run.out" | head -2)"; return 1; }
 	ok=$(grep -c '^OK    ' "$T/check-run.out")
-	[ "$ok" -ge 7 ] && ! grep -qv '^OK    ' "$T/check-run.out" || { echo "working lab, not all OK: $(grep -v '^OK' "$T/check-run.out" | head -2)"; return 1; }
+	# In the server namespace the check cannot see net.netfilter.nf_log_all_netns (a WARN that says so).
+	[ "$ok" -ge 7 ] && ! grep -v '^OK    ' "$T/check-run.out" | grep -qv '^WARN  net.netfilter.nf_log_all_netns: not checked' ||
+		{ echo "working lab, not all OK: $(grep -v '^OK' "$T/check-run.out" | head -2)"; return 1; }
 	in_ns "$NS_S" setpriv --reuid="$LAB_USER" --regid="$LAB_GROUP" --groups="$LAB_GROUP,adm" --inh-caps=-all -- \
 		"$BIN/kk-monitor" check --config "$T/etc/config" --profiles "$T/etc/profiles" --user "$LAB_USER" >"$T/check-run.out" 2>&1 ||
 		{ echo "as $LAB_USER: exit $?: $(grep -v '^OK' "$T/check-run.out" | head -2)"; return 1; }
@@ -174,7 +176,8 @@ chk_install() {
 		usr/lib/systemd/system/kk-firewall.socket usr/lib/systemd/system/kk-firewall.service \
 		usr/lib/systemd/system/kk-monitor.service usr/lib/systemd/system/knockknock-firewall.service \
 		usr/lib/sysusers.d/knockknock.conf \
-		usr/lib/tmpfiles.d/knockknock.conf etc/knockknock.d/config; do
+		usr/lib/tmpfiles.d/knockknock.conf etc/knockknock.d/config etc/rsyslog.d/30-knockknock.conf \
+		etc/logrotate.d/knockknock; do
 		[ -f "$d/$f" ] || { echo "install did not create /$f"; return 1; }
 	done
 	grep -q '^ExecStart=/usr/bin/kk-firewall ' "$d/usr/lib/systemd/system/kk-firewall.service" ||

@@ -15,7 +15,16 @@
 # from earlier runs. A marker written to /dev/kmsg (facility user, so it lands
 # in other.log, not kern.log) shows when the replay is done; kk-monitor starts
 # after that and follows only new lines.
+#
+# kern.log is written by the rule make install ships,
+# systemd/rsyslog.d/30-knockknock.conf, word for word but for the file and
+# the template, so the lab runs the product's filter.
 start_rsyslog() {
+	local rule
+	rule=$(sed -e "s|\"/var/log/knockknock/kern.log\"|\"$T/log/kern.log\"|" -e 's|template="RSYSLOG_FileFormat"|template="kkLab"|' \
+		"$TOP/systemd/rsyslog.d/30-knockknock.conf")
+	grep -qF "file=\"$T/log/kern.log\" template=\"kkLab\"" <<<"$rule" ||
+		die "systemd/rsyslog.d/30-knockknock.conf no longer writes /var/log/knockknock/kern.log with RSYSLOG_FileFormat: adapt start_rsyslog"
 	cat >"$T/rsyslog.conf" <<EOF
 global(workDirectory="$T/rsyslog")
 module(load="imkmsg")
@@ -23,9 +32,8 @@ module(load="imkmsg")
 # the bench can split knock latency into log write and the rest.
 template(name="kkLab" type="string"
          string="%timegenerated:::date-rfc3339% %hostname% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\n")
-if \$syslogfacility-text == "kern" then {
-	action(type="omfile" file="$T/log/kern.log" template="kkLab" fileCreateMode="0640" fileGroup="adm")
-} else {
+$rule
+if \$syslogfacility-text != "kern" then {
 	action(type="omfile" file="$T/log/other.log" template="kkLab")
 }
 EOF

@@ -87,6 +87,8 @@ type Options struct {
 	// NetAdmin reports whether this process may read the rules; nil means
 	// it checks its effective capabilities for CAP_NET_ADMIN.
 	NetAdmin func() bool
+	// ReadSysctl reads a file under /proc/sys; nil means os.ReadFile.
+	ReadSysctl func(name string) ([]byte, error)
 }
 
 // Summary counts a run's results.

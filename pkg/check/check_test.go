@@ -48,14 +48,16 @@ type testEnv struct {
 	health                           *health.Server
 	rules                            string // testdata name
 	netAdmin                         bool
-	override                         bool // pass --log and --socket
+	override                         bool   // pass --log and --socket
+	logAllNetns                      string // net.netfilter.nf_log_all_netns
 }
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	e := &testEnv{dir: dir, config: filepath.Join(dir, "config"), profiles: filepath.Join(dir, "profiles"),
-		log: filepath.Join(dir, "kern.log"), sock: filepath.Join(dir, "fw.sock"), rules: "shipped", netAdmin: true}
+		log: filepath.Join(dir, "kern.log"), sock: filepath.Join(dir, "fw.sock"), rules: "shipped", netAdmin: true,
+		logAllNetns: "0"}
 	if _, err := profile.Generate(e.profiles, "lab", 6666); err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +105,7 @@ func (e *testEnv) run(t *testing.T) (string, Summary) {
 	opts := Options{
 		ConfigPath: e.config, ProfilesDir: e.profiles, User: u.Username, Timeout: 2 * time.Second,
 		IPTables: &fakeLister{text: string(data)}, NetAdmin: func() bool { return e.netAdmin },
+		ReadSysctl: func(string) ([]byte, error) { return []byte(e.logAllNetns + "\n"), nil },
 	}
 	if e.override {
 		opts.LogFile, opts.Socket = e.log, e.sock
@@ -128,6 +131,7 @@ func TestRunAllOK(t *testing.T) {
 		"OK    user ",
 		"OK    profile lab: knock port 6666",
 		`OK    LOG rule for knock port 6666 (profile lab): a SYN reaches KK_KNOCKLOG's LOG --log-prefix "REJECT ", limited per source`,
+		"OK    net.netfilter.nf_log_all_netns = 0: ",
 		"OK    log source file " + e.log + " (log_source = file): ",
 		"OK    socket " + e.sock + ": ",
 		"OK    kk-firewall on " + e.sock + ": SERVING, asked as ",
@@ -150,26 +154,28 @@ func TestRunBroken(t *testing.T) {
 		want  Summary
 		line  string // the line that says so
 	}{
-		{"no CAP_NET_ADMIN", func(t *testing.T, e *testEnv) { e.netAdmin = false }, Summary{OK: 6, Warn: 1},
+		{"no CAP_NET_ADMIN", func(t *testing.T, e *testEnv) { e.netAdmin = false }, Summary{OK: 7, Warn: 1},
 			"WARN  LOG rules for the knock ports: not checked: reading iptables needs root (CAP_NET_ADMIN); fix: run sudo kk-monitor check"},
-		{"knock LOG rule removed", func(t *testing.T, e *testEnv) { e.rules = "no-knock-log" }, Summary{OK: 6, Fail: 1},
+		{"knock LOG rule removed", func(t *testing.T, e *testEnv) { e.rules = "no-knock-log" }, Summary{OK: 7, Fail: 1},
 			"FAIL  LOG rule for knock port 6666 (profile lab): a SYN to port 6666 meets no LOG rule"},
-		{"wrong prefix", func(t *testing.T, e *testEnv) { e.rules = "other-prefix" }, Summary{OK: 6, Fail: 1},
+		{"wrong prefix", func(t *testing.T, e *testEnv) { e.rules = "other-prefix" }, Summary{OK: 7, Fail: 1},
 			`fix: make the two agree: log_prefix = "DROP " in `},
-		{"kk-firewall down", func(t *testing.T, e *testEnv) { deadSocket(t, e.sock) }, Summary{OK: 6, Fail: 1},
+		{"kk-firewall down", func(t *testing.T, e *testEnv) { deadSocket(t, e.sock) }, Summary{OK: 7, Fail: 1},
 			"FAIL  kk-firewall on @SOCK@: as "},
 		{"kk-firewall not serving", func(t *testing.T, e *testEnv) {
 			e.health.SetServingStatus(fwpb.Firewall_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
-		}, Summary{OK: 6, Fail: 1}, "NOT_SERVING; fix: systemctl start kk-firewall.socket"},
-		{"no socket", func(t *testing.T, e *testEnv) { must(t, os.Remove(e.sock)) }, Summary{OK: 5, Fail: 2},
+		}, Summary{OK: 7, Fail: 1}, "NOT_SERVING; fix: systemctl start kk-firewall.socket"},
+		{"no socket", func(t *testing.T, e *testEnv) { must(t, os.Remove(e.sock)) }, Summary{OK: 6, Fail: 2},
 			"FAIL  socket @SOCK@: does not exist; fix: systemctl start kk-firewall.socket"},
-		{"no kern.log", func(t *testing.T, e *testEnv) { must(t, os.Remove(e.log)) }, Summary{OK: 6, Fail: 1},
+		{"no kern.log", func(t *testing.T, e *testEnv) { must(t, os.Remove(e.log)) }, Summary{OK: 7, Fail: 1},
 			"does not exist, so no knock can be read; fix: install rsyslog"},
 		{"bad config, --log and --socket", func(t *testing.T, e *testEnv) {
 			must(t, os.WriteFile(e.config, []byte("[main]\ndelay = never\n"), 0o644))
 			e.override = true
-		}, Summary{OK: 6, Fail: 1}, "delay = \"never\": must be a whole number from 1 to 3600 (kk-monitor will not start)"},
-		{"--log overrides", func(t *testing.T, e *testEnv) { e.override = true }, Summary{OK: 7}, "(--log @LOG@): "},
+		}, Summary{OK: 7, Fail: 1}, "delay = \"never\": must be a whole number from 1 to 3600 (kk-monitor will not start)"},
+		{"--log overrides", func(t *testing.T, e *testEnv) { e.override = true }, Summary{OK: 8}, "(--log @LOG@): "},
+		{"LOG in every namespace", func(t *testing.T, e *testEnv) { e.logAllNetns = "1" }, Summary{OK: 7, Warn: 1},
+			"WARN  net.netfilter.nf_log_all_netns = 1: LOG rules in every network namespace write to the kernel log, so a local user who may create a user namespace (unshare -Urn)"},
 		{"auto without the log file", func(t *testing.T, e *testEnv) {
 			must(t, os.WriteFile(e.config, []byte("[main]\nlog_source = auto\nlog_file = @LOG@.gone\nsocket = @SOCK@\n"), 0o644))
 			e.fill(t, e.config)

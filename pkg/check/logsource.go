@@ -23,8 +23,19 @@ func (r *run) checkLogSource() Result {
 	if source == config.SourceJournald {
 		return r.checkJournal(reason)
 	}
-	return r.checkLogFile(r.cfg.LogFile, reason)
+	res := r.checkLogFile(r.cfg.LogFile, reason)
+	if res.Status == OK && r.cfg.LogFile == sharedKernLog {
+		res = Result{Status: Warn, What: res.What, Why: "rsyslog's kern.* file also takes what local users send to /dev/log " +
+			`with the kern facility, so "<4>kernel: REJECT ..." from any user reads as a knock`,
+			Fix: fmt.Sprintf("install %s (make install ships it), systemctl restart rsyslog, and set log_file = %s in %s",
+				config.RsyslogRule, config.DefaultLogFile, r.opts.ConfigPath)}
+	}
+	return res
 }
+
+// sharedKernLog is the kern.* file of Debian's rsyslog configuration, kk's
+// log_file before it shipped its own rule.
+const sharedKernLog = "/var/log/kern.log"
 
 func (r *run) checkJournal(reason string) Result {
 	what := fmt.Sprintf("log source journald (%s)", reason)
@@ -54,7 +65,7 @@ func (r *run) checkLogFile(path, reason string) Result {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return Result{Status: Fail, What: what, Why: "does not exist, so no knock can be read",
-			Fix: "install rsyslog (its default rules write kernel messages to /var/log/kern.log), or set log_source = journald in " + r.opts.ConfigPath}
+			Fix: "install rsyslog and kk's rule " + config.RsyslogRule + " (make install ships it), then systemctl restart rsyslog; or set log_source = journald in " + r.opts.ConfigPath}
 	case errors.Is(err, fs.ErrPermission) && !r.runningAs():
 		return r.notChecked(what)
 	case err != nil:

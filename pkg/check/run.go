@@ -63,6 +63,7 @@ func (r *run) all(ctx context.Context, emit func(Result)) {
 	for _, res := range r.checkLogRules() {
 		emit(res)
 	}
+	emit(r.checkNetnsLogging())
 	emit(r.checkLogSource())
 	emit(r.checkSocket())
 	emit(r.checkFirewall(ctx))

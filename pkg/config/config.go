@@ -23,7 +23,7 @@ import (
 const (
 	DefaultPath        = "/etc/knockknock.d/config"
 	DefaultProfilesDir = "/etc/knockknock.d/profiles"
-	DefaultLogFile     = "/var/log/kern.log"
+	DefaultLogFile     = "/var/log/knockknock/kern.log" // written by systemd/rsyslog.d/30-knockknock.conf
 	DefaultSocket      = "/run/knockknock/firewall.sock"
 	DefaultLogPrefix   = "REJECT "
 )

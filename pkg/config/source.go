@@ -9,13 +9,15 @@ import (
 
 // ResolveLogSource returns where the kernel log is read, SourceFile or
 // SourceJournald, and why, as a phrase for a log line such as
-// "auto: /var/log/kern.log does not exist".
+// "auto: /var/log/knockknock/kern.log does not exist".
 //
 // An explicit log_source is returned as it is, with the reason
 // "log_source = file" or "log_source = journald". For SourceAuto it is the
 // file if LogFile exists and rsyslog is installed, and the journal
 // otherwise: a stock Debian 12 has no rsyslog, and a kern.log that a removed
-// rsyslog left behind no longer grows.
+// rsyslog left behind no longer grows. The default LogFile exists once
+// rsyslog runs kk's rule (systemd/rsyslog.d/30-knockknock.conf), which
+// writes only what came from the kernel.
 //
 // stat looks paths up; nil means os.Stat. Only stat is used, so no
 // privileges are needed. The answer holds for the moment of the call:
@@ -30,7 +32,7 @@ func (c Config) ResolveLogSource(stat func(name string) (fs.FileInfo, error)) (s
 	_, err := stat(c.LogFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return SourceJournald, fmt.Sprintf("auto: %s does not exist", c.LogFile)
+		return SourceJournald, fmt.Sprintf("auto: %s does not exist%s", c.LogFile, c.writerHint())
 	case err != nil:
 		return SourceJournald, fmt.Sprintf("auto: %v", err) // os.Stat names the file
 	case !RsyslogInstalled(stat):
@@ -48,4 +50,17 @@ func RsyslogInstalled(stat func(name string) (fs.FileInfo, error)) bool {
 	}
 	fi, err := stat(RsyslogdPath)
 	return err == nil && fi.Mode().IsRegular()
+}
+
+// RsyslogRule is where make install puts the rsyslog rule that writes
+// DefaultLogFile from the kernel's messages only.
+const RsyslogRule = "/etc/rsyslog.d/30-knockknock.conf"
+
+// writerHint names what writes the default log file, for a reason that
+// says it is missing.
+func (c Config) writerHint() string {
+	if c.LogFile != DefaultLogFile {
+		return ""
+	}
+	return " (rsyslog writes it with kk's rule " + RsyslogRule + ")"
 }

@@ -42,10 +42,11 @@ const (
 	MissingField                // SRC, DPT, ID, SEQ, ACK or WINDOW is absent
 	NotIPv4                     // the source is not an IPv4 address
 	Malformed                   // a field is repeated or does not parse
+	Loopback                    // a knock that arrived on lo (IN=lo): see ParseMessage
 )
 
 var verdictNames = [...]string{"knock", "not a kernel message", "no log prefix", "not TCP",
-	"no SYN flag", "ACK flag set", "not a knock port", "missing field", "not IPv4", "malformed"}
+	"no SYN flag", "ACK flag set", "not a knock port", "missing field", "not IPv4", "malformed", "arrived on loopback"}
 
 // String returns a short description of v.
 func (v Verdict) String() string {
@@ -93,6 +94,12 @@ func (p *Parser) ParseSyslog(line []byte) (Packet, Verdict) {
 // ParseMessage parses the text of a kernel message, as the journal's MESSAGE
 // field holds it. A leading printk timestamp such as "[  370.99] " is skipped.
 // The caller must already know that the message came from the kernel.
+//
+// A knock that arrived on the loopback interface is refused as Loopback. No
+// client knocks a server over its own lo (and knockknock-firewall.sh accepts
+// lo before any LOG rule), but with net.netfilter.nf_log_all_netns = 1 any
+// user who may create a user namespace can log a SYN with a forged source
+// on that namespace's lo, and the kernel writes it like any other line.
 func (p *Parser) ParseMessage(msg []byte) (Packet, Verdict) {
 	msg = skipPrintkTime(msg)
 	if len(p.prefix) == 0 || !bytes.HasPrefix(msg, p.prefix) {
@@ -106,12 +113,17 @@ func (p *Parser) ParseMessage(msg []byte) (Packet, Verdict) {
 	if v := p.quickCheck(body); v != Knock {
 		return Packet{}, v
 	}
-	return p.parseFields(body)
+	pkt, v := p.parseFields(body)
+	if v == Knock && bytes.HasPrefix(body, inLoopback) {
+		return Packet{}, Loopback
+	}
+	return pkt, v
 }
 
 var (
-	inField  = []byte("IN=")
-	dptField = []byte("DPT=")
+	inLoopback = []byte("IN=lo ")
+	inField    = []byte("IN=")
+	dptField   = []byte("DPT=")
 )
 
 // quickCheck refuses lines for other ports with one fast substring search,

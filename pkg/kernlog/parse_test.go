@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -68,7 +69,7 @@ func TestParseSyslogTestdata(t *testing.T) {
 		seen[strings.Fields(c.want)[0]]++
 	}
 	// The testdata must exercise every refusal the issue lists.
-	for _, v := range []string{"knock", "not", "no", "ACK", "missing", "malformed"} {
+	for _, v := range []string{"knock", "not", "no", "ACK", "missing", "malformed", "arrived"} {
 		if seen[v] == 0 {
 			t.Errorf("testdata has no case starting with %q", v)
 		}
@@ -120,7 +121,7 @@ func TestParseJournalJSON(t *testing.T) {
 
 func TestParseJournalJSONBinaryMessage(t *testing.T) {
 	p := NewParser("REJECT ", []uint16{4444})
-	msg := "REJECT IN=lo OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=40 TTL=64 ID=1 PROTO=TCP SPT=1 DPT=4444 SEQ=2 ACK=3 WINDOW=4 RES=0x00 SYN URGP=0"
+	msg := "REJECT IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=40 TTL=64 ID=1 PROTO=TCP SPT=1 DPT=4444 SEQ=2 ACK=3 WINDOW=4 RES=0x00 SYN URGP=0"
 	var ints []string
 	for _, c := range []byte(msg) {
 		ints = append(ints, fmt.Sprint(c))
@@ -150,14 +151,44 @@ func TestTruncatedKnockRefused(t *testing.T) {
 	}
 }
 
+// firstKnock returns the first line of testdata/syslog.txt that is a knock.
+func firstKnock(t testing.TB) testCase {
+	t.Helper()
+	for _, c := range readCases(t) {
+		if strings.HasPrefix(c.want, "knock ") {
+			return c
+		}
+	}
+	t.Fatal("no knock in testdata/syslog.txt")
+	return testCase{}
+}
+
+// TestLoopbackKnockRefused moves a real knock from a veth to lo: the
+// kernel line is the same but for IN=, and only lo is refused, since a user
+// namespace can log a forged SYN there (see ParseMessage).
+func TestLoopbackKnockRefused(t *testing.T) {
+	p := NewParser("REJECT ", testPorts)
+	line := firstKnock(t).line
+	for in, want := range map[string]Verdict{"IN=lo ": Loopback, "IN=eth0 ": Knock, "IN=lo0 ": Knock} {
+		l := strings.Replace(line, "IN=vkkA ", in, 1)
+		if _, v := p.ParseSyslog([]byte(l)); v != want {
+			t.Errorf("%s: verdict %s, want %s", in, v, want)
+		}
+		msg, _ := kernelMessage([]byte(l))
+		if _, v := p.ParseJournalJSON([]byte(`{"_TRANSPORT":"kernel","MESSAGE":` + strconv.Quote(string(msg)) + `}`)); v != want {
+			t.Errorf("journal, %s: verdict %s, want %s", in, v, want)
+		}
+	}
+}
+
 func TestOtherPrefix(t *testing.T) {
 	p := NewParser("KNOCK: ", testPorts)
-	line := readCases(t)[0].line
+	line := firstKnock(t).line
 	if _, v := p.ParseSyslog([]byte(line)); v != NoPrefix {
 		t.Errorf("verdict %s, want %s", v, NoPrefix)
 	}
 	knock := strings.Replace(line, "REJECT ", "KNOCK: ", 1)
-	if pkt, v := p.ParseSyslog([]byte(knock)); v != Knock || pkt.Src != netip.MustParseAddr("127.0.0.1") {
+	if pkt, v := p.ParseSyslog([]byte(knock)); v != Knock || pkt.Src != netip.MustParseAddr("10.77.0.2") {
 		t.Errorf("custom prefix: %s", describe(pkt, v))
 	}
 	var zero Parser

@@ -2,73 +2,162 @@ package kernlog
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kk-project/kk/internal/nstest"
 )
 
-// TestRsyslogKeepsForgeriesOutOfKernLog checks the assumption that makes a
-// kern.log line with the tag "kernel:" trustworthy: rsyslogd files messages
-// that user programs send with the kern facility (logger -p kern.warn -t
-// kernel) under user, so they never reach a kern.* file such as
-// /var/log/kern.log. A catch-all file such as /var/log/syslog does get them,
-// word for word as the kernel's, which is why log_file must be a kern.*
-// file (or log_source journald). It runs a private rsyslogd on its own
-// socket.
-func TestRsyslogKeepsForgeriesOutOfKernLog(t *testing.T) {
-	rsyslogd, err := exec.LookPath("rsyslogd")
+// shippedRule is the rsyslog rule that make install puts in /etc/rsyslog.d,
+// and installedLog the file it writes.
+const (
+	shippedRule  = "../../systemd/rsyslog.d/30-knockknock.conf"
+	installedLog = "/var/log/knockknock/kern.log"
+)
+
+// TestRsyslogRuleTakesOnlyKernelLines runs a private rsyslogd with the
+// shipped rule, a unix socket standing in for /dev/log and imkmsg. A raw
+// datagram "<4>kernel: REJECT ..." on the socket, which any local user can
+// send to /dev/log and which rsyslog files under kern with the tag
+// "kernel:", must not reach kk's file; a SYN that a LOG rule logs in a
+// fresh network namespace must, and must parse as a knock.
+func TestRsyslogRuleTakesOnlyKernelLines(t *testing.T) {
+	rsyslogd := lookRsyslogd(t)
+	srv, cli := nstest.New(t, "rsl"), nstest.New(t, "rsc")
+	nstest.Link(t, srv, "10.213.7.1/24", cli, "10.213.7.2/24")
+	nstest.EnableLogging(t)
+	srv.Run(t, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "4444", "--syn",
+		"-j", "LOG", "--log-prefix", "REJECT ", "--log-tcp-sequence")
+
+	dir := t.TempDir()
+	sock, kk, all := filepath.Join(dir, "log.sock"), filepath.Join(dir, "kk", "kern.log"), filepath.Join(dir, "all.log")
+	startRsyslogd(t, rsyslogd, dir, `module(load="imuxsock" SysSock.Use="off")
+input(type="imuxsock" Socket="`+sock+`")
+module(load="imkmsg")
+`+shippedRuleFor(t, kk)+`
+*.* action(type="omfile" file="`+all+`")
+`, sock)
+
+	const forged = "REJECT IN=eth0 OUT= SRC=203.0.113.66 DST=10.213.7.1 LEN=40 TOS=0x00 PREC=0x00 TTL=64 ID=1 " +
+		"PROTO=TCP SPT=40000 DPT=4444 SEQ=2 ACK=3 WINDOW=4 RES=0x00 SYN URGP=0"
+	sendDatagram(t, sock, "<4>kernel: "+forged)
+	cli.Run(t, "bash", "-c", "exec 3<>/dev/tcp/10.213.7.1/4444 || true")
+
+	p := NewParser("REJECT ", []uint16{4444})
+	awaitLine(t, all, "the forged datagram, as a knock, in the catch-all file", func(l string) bool {
+		pkt, v := p.ParseSyslog([]byte(l))
+		return v == Knock && pkt.Src.String() == "203.0.113.66"
+	})
+	awaitLine(t, kk, "the kernel's knock in kk's file", func(l string) bool {
+		pkt, v := p.ParseSyslog([]byte(l))
+		return v == Knock && pkt.Src.String() == "10.213.7.2"
+	})
+	data, _ := os.ReadFile(kk)
+	if strings.Contains(string(data), "SRC=203.0.113.66") {
+		t.Fatalf("a datagram a user sent to the log socket reached kk's file:\n%s", grepLines(string(data), "203.0.113.66"))
+	}
+}
+
+func lookRsyslogd(t *testing.T) string {
+	t.Helper()
+	nstest.RequireRoot(t) // imkmsg reads /dev/kmsg, LOG needs a namespace
+	p, err := exec.LookPath("rsyslogd")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("rsyslogd missing: apt-get install rsyslog")
 		}
 		t.Skip("SKIPPED: rsyslogd missing: apt-get install rsyslog")
 	}
-	dir := t.TempDir()
-	sock, kern, all := filepath.Join(dir, "log.sock"), filepath.Join(dir, "kern.log"), filepath.Join(dir, "all.log")
-	conf := `module(load="imuxsock" SysSock.Use="off")
-input(type="imuxsock" Socket="` + sock + `")
-kern.* action(type="omfile" file="` + kern + `" template="RSYSLOG_TraditionalFileFormat")
-*.* action(type="omfile" file="` + all + `" template="RSYSLOG_TraditionalFileFormat")
-`
+	return p
+}
+
+// shippedRuleFor returns the shipped rule with its file replaced by path.
+func shippedRuleFor(t *testing.T, path string) string {
+	t.Helper()
+	rule, err := os.ReadFile(shippedRule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rule), `file="`+installedLog+`"`) {
+		t.Fatalf("%s does not write %s", shippedRule, installedLog)
+	}
+	return strings.ReplaceAll(string(rule), installedLog, path)
+}
+
+// startRsyslogd runs rsyslogd with conf in dir until the test ends, and
+// waits for sock.
+func startRsyslogd(t *testing.T, rsyslogd, dir, conf, sock string) {
+	t.Helper()
 	confPath := filepath.Join(dir, "rsyslog.conf")
+	conf = `global(workDirectory="` + dir + `")` + "\n" + conf
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, rsyslogd, "-n", "-f", confPath, "-i", filepath.Join(dir, "pid"))
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Wait()
-	defer cmd.Process.Kill()
-
-	cases := readCases(t)
-	knock := cases[0].line[strings.Index(cases[0].line, "REJECT "):]
-	for i := 0; i < 200; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			break
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("rsyslogd output:\n%s", out)
 		}
-		time.Sleep(25 * time.Millisecond)
+	})
+	await(t, "rsyslogd's socket", func() bool { _, err := os.Stat(sock); return err == nil })
+}
+
+// sendDatagram sends msg to the unix datagram socket sock, as a local
+// program writing to /dev/log does, with no rewriting by logger.
+func sendDatagram(t *testing.T, sock, msg string) {
+	t.Helper()
+	c, err := net.Dial("unixgram", sock)
+	if err != nil {
+		t.Fatal(err)
 	}
-	logger := exec.CommandContext(ctx, "logger", "-u", sock, "-p", "kern.warn", "-t", "kernel", knock)
-	if out, err := logger.CombinedOutput(); err != nil {
-		t.Fatalf("logger: %v\n%s", err, out)
+	defer c.Close()
+	if _, err := c.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
 	}
-	p := NewParser("REJECT ", testPorts)
-	var forged string
-	for i := 0; i < 400 && forged == ""; i++ {
-		data, _ := os.ReadFile(all)
-		forged = strings.TrimSpace(string(data))
-		time.Sleep(25 * time.Millisecond)
+}
+
+// awaitLine waits up to 10 s for a line of path for which match is true.
+func awaitLine(t *testing.T, path, what string, match func(string) bool) {
+	t.Helper()
+	await(t, what, func() bool {
+		data, _ := os.ReadFile(path)
+		for _, l := range strings.Split(string(data), "\n") {
+			if match(l) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func await(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(25 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 10s waiting for %s", what)
+		}
 	}
-	if _, v := p.ParseSyslog([]byte(forged)); v != Knock {
-		t.Fatalf("expected the catch-all file's forged line to look like a kernel knock, got %s: %q", v, forged)
+}
+
+func grepLines(text, substr string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
 	}
-	if data, err := os.ReadFile(kern); err == nil && len(data) > 0 {
-		t.Fatalf("a user program's kern.warn message reached the kern.* file:\n%s", data)
-	}
+	return strings.Join(out, "\n")
 }
