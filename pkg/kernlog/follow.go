@@ -1,7 +1,6 @@
 package kernlog
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -25,6 +25,9 @@ type FileOptions struct {
 	// the next: FollowFile starts there if an earlier call recorded one, and
 	// records where it stopped when it returns. See Position.
 	Resume *Position
+	// TooLong, if not nil, is called for each line longer than MaxLine
+	// when FollowFile starts dropping it.
+	TooLong func()
 }
 
 // A Position is where FollowFile stopped reading: a file, identified by
@@ -41,10 +44,18 @@ type Position struct {
 	off      int64
 }
 
+// MaxLine is the length of the longest line FollowFile hands over, newline
+// not counted. A longer line is dropped whole, through its newline: kernel
+// lines are far shorter, and handing over the pieces would let a writer
+// place a line of its choosing after the cut.
+const MaxLine = 64 << 10
+
+// ErrNotRegular is wrapped by the error for a path that names something
+// other than a regular file (or a symbolic link to one), such as a device or
+// a FIFO: reading one could block or never end.
+var ErrNotRegular = errors.New("not a regular file")
+
 const (
-	// readBufSize bounds one read and the longest line; a longer line is
-	// handed over in pieces, which the parser refuses.
-	readBufSize = 64 << 10
 	// pollInterval is how often the file is checked without an inotify
 	// event, in case events were lost (queue overflow).
 	pollInterval = time.Second
@@ -52,21 +63,24 @@ const (
 
 // FollowFile calls handle with each complete line appended to the file at
 // path, without the newline, until ctx is done. handle must not keep line
-// after it returns.
+// after it returns. Lines longer than MaxLine are dropped.
 //
 // It starts at the end of the file, or at its beginning if the file does not
-// exist yet and appears later. It is woken by inotify on the file's directory
-// and keeps following across rotation: when the file is renamed away it reads
-// the old file to its end (a logger may write to it until told to reopen) and
-// switches to the new file once one exists, reading that from its start;
-// when the file is truncated in place (logrotate's copytruncate) it reads it
-// again from its start. No line is read twice; lines are lost only where
-// copytruncate itself loses them (written between the copy and the truncate).
+// exist yet and appears later. A path that names no regular file is waited
+// for as if missing (it is never read, and opening it does not block). It is
+// woken by inotify on the file's directory and keeps following across
+// rotation: when the file is renamed away it reads the old file to its end
+// (a logger may write to it until told to reopen) and switches to the new
+// file once that has its first line, or switchGrace after it appeared,
+// reading it from its start; when the file is truncated in place
+// (logrotate's copytruncate) it reads it again from its start. No line is
+// read twice; lines are lost only where copytruncate itself loses them
+// (written between the copy and the truncate).
 //
 // FollowFile returns nil when ctx is done or, with ExitAtEOF, at the end of
 // the file; otherwise it returns the error that stopped it.
 func FollowFile(ctx context.Context, path string, opt FileOptions, handle func(line []byte)) error {
-	fl := &follower{path: filepath.Clean(path), handle: handle, buf: make([]byte, readBufSize)}
+	fl := &follower{path: filepath.Clean(path), handle: handle, tooLong: opt.TooLong, buf: make([]byte, MaxLine+1)}
 	defer fl.close()
 	if opt.Resume != nil { // recorded before the deferred close
 		fl.resume = *opt.Resume
@@ -84,7 +98,7 @@ func FollowFile(ctx context.Context, path string, opt FileOptions, handle func(l
 	if err := w.Add(filepath.Dir(fl.path)); err != nil {
 		return fmt.Errorf("following %s: watching its directory: %w", path, err)
 	}
-	if err := fl.start(!opt.FromStart); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := fl.start(!opt.FromStart); err != nil && !waitable(err) {
 		return err
 	}
 	return fl.loop(ctx, w)
@@ -121,8 +135,8 @@ func (fl *follower) openResumed() error {
 	return nil
 }
 
-// record stores where following stopped in p. A partial line held back is
-// not counted as read, so the next follower reads it whole. If no file was
+// record stores where following stopped in p. A partial line held back, or
+// being dropped, is not counted as read, so the next follower reads it whole. If no file was
 // ever opened, p's file is kept, so a file that comes back is still matched.
 func (fl *follower) record(p *Position) {
 	p.recorded = true
@@ -134,20 +148,23 @@ func (fl *follower) record(p *Position) {
 		p.file, p.off = nil, 0 // unknown: read whatever comes next whole
 		return
 	}
-	p.file, p.off = st, fl.off-int64(fl.n)
+	p.file, p.off = st, fl.off-int64(fl.n)-fl.skip
 }
 
 // A follower reads one log path. It is not safe for concurrent use.
 type follower struct {
-	path   string
-	handle func([]byte)
-	f      *os.File // nil while the path does not exist
-	off    int64    // bytes of f consumed, including the held partial line
-	buf    []byte
-	n      int      // a partial line is held in buf[:n]
-	resume Position // where to start, used by the first open
+	path    string
+	handle  func([]byte)
+	tooLong func()   // may be nil
+	f       *os.File // nil while the path does not exist
+	off     int64    // bytes of f consumed, including the held partial line
+	buf     []byte
+	n       int      // a partial line is held in buf[:n]
+	skip    int64    // bytes of f consumed of a line being dropped; 0 if none
+	resume  Position // where to start, used by the first open
 
 	failingSince time.Time // when opening the path started failing
+	newSince     time.Time // when a new, still empty file at the path was first seen
 }
 
 // loop waits for changes and reads what they brought.
@@ -176,13 +193,21 @@ func (fl *follower) loop(ctx context.Context, w *fsnotify.Watcher) error {
 }
 
 // openFile opens the path, at its end if atEnd, returning the file and
-// the offset reached.
+// the offset reached. It refuses anything but a regular file.
 func (fl *follower) openFile(atEnd bool) (*os.File, int64, error) {
-	f, err := os.Open(fl.path)
-	if errors.Is(err, fs.ErrPermission) {
+	// O_NONBLOCK so that opening a FIFO does not wait for a writer; it does
+	// not change how a regular file reads.
+	f, err := os.OpenFile(fl.path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	switch {
+	case errors.Is(err, fs.ErrPermission):
 		return nil, 0, fmt.Errorf("following %s: %w (the user needs read access, e.g. membership of group adm)", fl.path, err)
+	case errors.Is(err, syscall.ENXIO): // a socket, or a device without its driver
+		return nil, 0, fmt.Errorf("following %s: %w", fl.path, ErrNotRegular)
+	case err != nil:
+		return nil, 0, fmt.Errorf("following %s: %w", fl.path, err)
 	}
-	if err != nil {
+	if err := checkOpen(f); err != nil {
+		f.Close()
 		return nil, 0, fmt.Errorf("following %s: %w", fl.path, err)
 	}
 	var off int64
@@ -250,10 +275,11 @@ func (fl *follower) catchUp() error {
 }
 
 // openFailed decides whether failing to open the path stops following: not
-// while it does not exist, nor for openGrace after the first failure.
+// while it does not exist or is no regular file, nor for openGrace after the
+// first failure.
 func (fl *follower) openFailed(err error) error {
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil // not created yet
+	if waitable(err) {
+		return nil // not created yet, or someone has to fix it
 	}
 	if fl.failingSince.IsZero() {
 		fl.failingSince = time.Now()
@@ -264,90 +290,39 @@ func (fl *follower) openFailed(err error) error {
 	return err
 }
 
-// checkRotation reports whether the path now names another file or the file
-// was truncated, and if so moves to the start of the current file.
-func (fl *follower) checkRotation() (bool, error) {
-	st, err := os.Stat(fl.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil // renamed away: keep reading the old file until a new one exists
-	}
+// waitable reports whether err, from opening the path, is waited out rather
+// than stopping the follower: the path does not exist, or is no regular file.
+func waitable(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrNotRegular)
+}
+
+// checkOpen returns an error wrapping ErrNotRegular unless f is a regular file.
+func checkOpen(f *os.File) error {
+	fi, err := f.Stat()
 	if err != nil {
-		return false, fmt.Errorf("following %s: %w", fl.path, err)
+		return err
 	}
-	cur, err := fl.f.Stat()
-	if err != nil {
-		return false, fmt.Errorf("following %s: %w", fl.path, err)
-	}
+	return CheckRegular(fi)
+}
+
+// CheckRegular returns nil if fi describes a regular file, and otherwise an
+// error wrapping ErrNotRegular that says what it is instead.
+func CheckRegular(fi fs.FileInfo) error {
+	m := fi.Mode()
+	kind := "special file"
 	switch {
-	case !os.SameFile(st, cur):
-		return fl.switchFile()
-	case st.Size() < fl.off:
-		fl.n = 0 // the held partial line went with the truncation
-		if _, err := fl.f.Seek(0, io.SeekStart); err != nil {
-			return false, fmt.Errorf("following %s after truncation: %w", fl.path, err)
-		}
-		fl.off = 0
-		return true, nil
+	case m.IsRegular():
+		return nil
+	case m.IsDir():
+		kind = "directory"
+	case m&fs.ModeNamedPipe != 0:
+		kind = "FIFO (named pipe)"
+	case m&fs.ModeSocket != 0:
+		kind = "socket"
+	case m&fs.ModeCharDevice != 0:
+		kind = "character device"
+	case m&fs.ModeDevice != 0:
+		kind = "block device"
 	}
-	return false, nil
-}
-
-// switchFile moves from the rotated file to the new one at the path. Until
-// the new one can be opened, the old one is kept, since the logger may still
-// be writing to it.
-func (fl *follower) switchFile() (bool, error) {
-	f, _, err := fl.openFile(false)
-	if err != nil {
-		return false, fl.openFailed(err)
-	}
-	fl.failingSince = time.Time{}
-	if err := fl.drain(); err != nil { // what was written before the switch
-		f.Close()
-		return false, err
-	}
-	fl.flushPartial()
-	fl.close()
-	fl.f, fl.off, fl.n = f, 0, 0
-	return true, nil
-}
-
-// drain reads to the current end of the file, handing over complete lines.
-func (fl *follower) drain() error {
-	for {
-		k, err := fl.f.Read(fl.buf[fl.n:])
-		fl.off += int64(k)
-		fl.deliver(fl.n + k)
-		if err == io.EOF || (err == nil && k == 0) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", fl.path, err)
-		}
-	}
-}
-
-// deliver hands over the complete lines in buf[:end] and keeps the rest.
-func (fl *follower) deliver(end int) {
-	data := fl.buf[:end]
-	for {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break
-		}
-		fl.handle(data[:i])
-		data = data[i+1:]
-	}
-	if len(data) == len(fl.buf) {
-		fl.handle(data) // a line longer than the buffer: hand it over in pieces
-		data = data[:0]
-	}
-	fl.n = copy(fl.buf, data)
-}
-
-// flushPartial hands over a last line that has no newline.
-func (fl *follower) flushPartial() {
-	if fl.n > 0 {
-		fl.handle(fl.buf[:fl.n])
-		fl.n = 0
-	}
+	return fmt.Errorf("a %s, %w", kind, ErrNotRegular)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -180,23 +179,6 @@ func TestFollowFileRenameThenLateWrites(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if len(c.snapshot()) != n+40 {
 		t.Fatalf("lines read twice: %q", c.snapshot())
-	}
-}
-
-func TestFollowFileLongLine(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "kern.log")
-	long := strings.Repeat("x", readBufSize+100)
-	appendLines(t, path, "a", long, "b")
-	var got []int
-	err := FollowFile(context.Background(), path, FileOptions{FromStart: true, ExitAtEOF: true}, func(l []byte) {
-		got = append(got, len(l))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []int{1, readBufSize, 100, 1}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("line lengths %v, want %v", got, want)
 	}
 }
 
