@@ -17,7 +17,8 @@ const (
 	// REJECT rules are loaded logs every packet to a closed port, so ten
 	// quiet minutes are rare unless something is broken.
 	defaultSilentAfter = 10 * time.Minute
-	// missingEvery is how often a missing log file is warned about again.
+	// missingEvery is how often a missing log file, or one that is not a
+	// regular file, is warned about again.
 	missingEvery = 5 * time.Minute
 	// watchEvery is how often the watchdog looks.
 	watchEvery = 15 * time.Second
@@ -65,18 +66,19 @@ func (m *Monitor) startWatchdog(ctx context.Context) (stop func()) {
 }
 
 // A watchdog warns when the log source looks broken: the log file does not
-// exist, or no line with the log prefix has arrived for SilentAfter. It
-// warns once per silent stretch and says when prefixed lines arrive again.
-// The zero value starts watching at its first check. It is unsafe for
-// concurrent use.
+// exist or is not a regular file, or no line with the log prefix has arrived
+// for SilentAfter. It warns once per silent stretch and says when prefixed
+// lines arrive again. The zero value starts watching at its first check. It
+// is unsafe for concurrent use.
 type watchdog struct {
-	source    string    // the source watched, as state.source() names it
-	since     time.Time // when the current stretch without a prefixed line began
-	lines     uint64    // lines read when it began
-	prefixed  uint64    // prefixed lines read when it began
-	warned    bool      // the stretch was warned about
-	misses    int       // consecutive checks that found the log file missing
-	missingAt time.Time // when the missing log file was last warned about; zero if it exists
+	source   string    // the source watched, as state.source() names it
+	since    time.Time // when the current stretch without a prefixed line began
+	lines    uint64    // lines read when it began
+	prefixed uint64    // prefixed lines read when it began
+	warned   bool      // the stretch was warned about
+	misses   int       // consecutive checks that found the log file missing
+	warning  string    // the last warning about the log file; "" if it is fine now
+	warnedAt time.Time // when that warning was given
 }
 
 // check looks at the monitor's source at now.
@@ -89,7 +91,7 @@ func (w *watchdog) check(m *Monitor, now time.Time) {
 		w.begin(now, lines, prefixed)
 	}
 	if w.checkFile(m, st, now, first) {
-		w.begin(now, lines, prefixed) // the missing file is the cause, and is warned about
+		w.begin(now, lines, prefixed) // the log file is the cause, and is warned about
 		return
 	}
 	switch {
@@ -111,32 +113,47 @@ func (w *watchdog) begin(now time.Time, lines, prefixed uint64) {
 	w.since, w.lines, w.prefixed, w.warned = now, lines, prefixed, false
 }
 
-// checkFile warns when the log file being followed does not exist: at the
-// first check, or once two checks in a row found it missing (rotation
-// leaves it missing for a moment), then every missingEvery while it stays
-// missing. It reports whether the file is missing.
+// checkFile warns when the log file being followed does not exist or is
+// not a regular file (the follower waits for one without reading): at the
+// first check, or for a missing file once two checks in a row found it
+// missing (rotation leaves it missing for a moment), then every
+// missingEvery while it stays so, and at once if the warning changes. It
+// reports whether the file is unusable.
 func (w *watchdog) checkFile(m *Monitor, st *state, now time.Time, first bool) bool {
 	if st.cfg.LogSource != config.SourceFile {
 		return false
 	}
-	_, err := m.opts.Stat(st.cfg.LogFile)
-	if !errors.Is(err, fs.ErrNotExist) {
-		if !w.missingAt.IsZero() {
-			m.log.Info(fmt.Sprintf("log file %s exists now", st.cfg.LogFile))
-			w.missingAt = time.Time{}
+	file := st.cfg.LogFile
+	fi, err := m.opts.Stat(file)
+	var warning string
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if w.misses++; !first && w.misses < 2 {
+			return true
 		}
+		warning = missingWarning(file, m.opts.ConfigPath, config.RsyslogInstalled(m.opts.Stat))
+	case err == nil && kernlog.CheckRegular(fi) != nil:
 		w.misses = 0
-		return false // other errors stop the follower, which logs them
+		warning = notRegularWarning(file, kernlog.CheckRegular(fi), m.opts.ConfigPath)
+	default: // fine, or an error that stops the follower, which logs it
+		if w.warning != "" {
+			m.log.Info(fmt.Sprintf("log file %s exists now as a regular file", file))
+		}
+		w.misses, w.warning = 0, ""
+		return false
 	}
-	w.misses++
-	if !first && w.misses < 2 {
-		return true
-	}
-	if w.missingAt.IsZero() || now.Sub(w.missingAt) >= missingEvery {
-		m.log.Warn(missingWarning(st.cfg.LogFile, m.opts.ConfigPath, config.RsyslogInstalled(m.opts.Stat)))
-		w.missingAt = now
+	if warning != w.warning || now.Sub(w.warnedAt) >= missingEvery {
+		m.log.Warn(warning)
+		w.warning, w.warnedAt = warning, now
 	}
 	return true
+}
+
+// notRegularWarning says that the log file is not a regular file, as err
+// (from kernlog.CheckRegular) describes, and how to fix it.
+func notRegularWarning(file string, err error, configPath string) string {
+	return fmt.Sprintf("log file %s is %v: log_file must be a regular file; point log_file in %s at rsyslog's kern.log "+
+		"(/var/log/kern.log) or set log_source = journald; knocks are not seen until it is one", file, err, configPath)
 }
 
 // missingWarning says that the log file does not exist and how to fix it.
