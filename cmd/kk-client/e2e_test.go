@@ -28,7 +28,7 @@ import (
 // directly to a host without a profile, without any knock.
 func TestProxyThroughFirewall(t *testing.T) {
 	nstest.RequireRoot(t)
-	enableNetnsLogging(t)
+	nstest.EnableLogging(t)
 	cli, srv := nstest.New(t, "pcli"), nstest.New(t, "psrv")
 	nstest.Link(t, cli, "10.201.9.1/24", srv, "10.201.9.2/24")
 	srv.Run(t, "ip", "addr", "add", "10.201.9.3/24", "dev", "v"+srv.Name[len(srv.Name)-6:]+"b")

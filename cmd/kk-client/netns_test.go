@@ -6,11 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +24,7 @@ import (
 // one such line.
 func TestKnockLoggedByServerKernel(t *testing.T) {
 	nstest.RequireRoot(t)
-	enableNetnsLogging(t)
+	nstest.EnableLogging(t)
 	cli, srv := nstest.New(t, "cli"), nstest.New(t, "srv")
 	nstest.Link(t, cli, "10.201.7.1/24", srv, "10.201.7.2/24")
 	knockPort := 20000 + int(randUint16()%20000)
@@ -127,42 +125,6 @@ func parseLogLine(line string) (f knock.Fields, src string) {
 		}
 	}
 	return f, src
-}
-
-// netnsLogging counts the tests that need nf_log_all_netns, so the host's
-// previous value comes back when the last of them ends.
-var netnsLogging struct {
-	sync.Mutex
-	users int
-	old   []byte
-}
-
-// enableNetnsLogging lets LOG rules in other namespaces reach the kernel
-// log for the rest of the test, then restores the previous setting.
-func enableNetnsLogging(t *testing.T) {
-	t.Helper()
-	const path = "/proc/sys/net/netfilter/nf_log_all_netns"
-	n := &netnsLogging
-	n.Lock()
-	defer n.Unlock()
-	if n.users == 0 {
-		old, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("reading %s: %v", path, err)
-		}
-		if err := os.WriteFile(path, []byte("1\n"), 0o644); err != nil {
-			t.Fatalf("enabling LOG in namespaces (sysctl -w net.netfilter.nf_log_all_netns=1): %v", err)
-		}
-		n.old = old
-	}
-	n.users++
-	t.Cleanup(func() {
-		n.Lock()
-		defer n.Unlock()
-		if n.users--; n.users == 0 {
-			os.WriteFile(path, n.old, 0o644)
-		}
-	})
 }
 
 // A kmsgReader reads kernel log records from /dev/kmsg, starting at the

@@ -111,23 +111,3 @@ func (ns *NS) Do(fn func() error) error {
 	}()
 	return <-errc
 }
-
-// logAllNetns is the sysctl that lets LOG rules outside the initial network
-// namespace reach the kernel log.
-const logAllNetns = "/proc/sys/net/netfilter/nf_log_all_netns"
-
-// EnableLogging sets net.netfilter.nf_log_all_netns to 1, so the LOG rules
-// of a test's namespaces reach the kernel log, and restores the value it
-// found when t ends.
-func EnableLogging(t testing.TB) {
-	t.Helper()
-	RequireRoot(t)
-	old, err := os.ReadFile(logAllNetns)
-	if err != nil {
-		t.Fatalf("reading %s: %v", logAllNetns, err)
-	}
-	if err := os.WriteFile(logAllNetns, []byte("1\n"), 0o644); err != nil {
-		t.Fatalf("enabling LOG in namespaces (sysctl -w net.netfilter.nf_log_all_netns=1): %v", err)
-	}
-	t.Cleanup(func() { os.WriteFile(logAllNetns, old, 0o644) })
-}
