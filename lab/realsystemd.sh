@@ -126,10 +126,13 @@ stage() {
 		die "make install DESTDIR=$work/dest failed: $(tail -5 "$work/install.log")"
 	sed -i "s/^delay = .*/delay = $DELAY/" "$work/dest/etc/knockknock.d/config"
 	grep -qx "delay = $DELAY" "$work/dest/etc/knockknock.d/config" || die "the shipped config has no delay line to shorten"
-	# What a Debian rsyslog does for kern.*, with the kernel read from /dev/kmsg
-	# (imklog's /proc/kmsg is not there in a container).
+	[ -f "$work/dest/etc/rsyslog.d/30-knockknock.conf" ] || die "make install staged no /etc/rsyslog.d/30-knockknock.conf"
+	# Debian's rsyslog.conf as far as the kernel goes, with the kernel read
+	# from /dev/kmsg (imklog's /proc/kmsg is not there in a container), and
+	# /etc/rsyslog.d where make install put kk's rule.
 	cat >"$work/rsyslog.conf" <<'EOF'
 module(load="imkmsg")
+$IncludeConfig /etc/rsyslog.d/*.conf
 kern.* action(type="omfile" file="/var/log/kern.log" fileCreateMode="0640" fileGroup="adm")
 EOF
 }
@@ -145,6 +148,8 @@ boot() {
 		--bind="$work/dest/usr/local:/usr/local" \
 		--bind="$work/dest/etc/knockknock.d:/etc/knockknock.d" \
 		--bind-ro="$work/rsyslog.conf:/etc/rsyslog.conf" \
+		--bind-ro="$work/dest/etc/rsyslog.d:/etc/rsyslog.d" \
+		--bind-ro="$work/dest/etc/logrotate.d:/etc/logrotate.d" \
 		-- systemd.firstboot=off "${MASK[@]}" </dev/null >"$work/console.log" 2>&1 &
 	NSPAWN_PID=$!
 	wait_until 30 leader || die "no systemd started in the container within 30 s"
@@ -205,7 +210,7 @@ main() {
 	. "$here/lib/realsystemd_checks.sh"
 	# A stock Debian: rsyslog present in /usr but not running, no kern.log.
 	nsenter_ct systemctl stop rsyslog.service syslog.socket >/dev/null 2>&1 || true
-	nsenter_ct rm -f /var/log/kern.log
+	nsenter_ct rm -rf /var/log/kern.log /var/log/knockknock
 	post_install
 	# KK_RS_HOLD=SECONDS: keep the installed container for a look by hand.
 	if [ -n "${KK_RS_HOLD:-}" ]; then

@@ -3,6 +3,8 @@
 # short detail and returns 0 for PASS.
 
 UNITS=(knockknock-firewall.service kk-firewall.socket kk-monitor.service)
+# The file /etc/rsyslog.d/30-knockknock.conf writes, kk-monitor's log_file.
+KKLOG=/var/log/knockknock/kern.log
 PROFILE_DIR_CT=/etc/knockknock.d/profiles/clement-laptop
 
 in_s() { ip netns exec "$NS_S" "$@"; }
@@ -76,9 +78,9 @@ chk_journal_follower() {
 # appears and kk-monitor, restarted, follows it.
 start_rsyslog() {
 	nsenter_ct systemctl start rsyslog.service
-	wait_until 15 nsenter_ct test -f /var/log/kern.log || { echo "rsyslog wrote no /var/log/kern.log"; return 1; }
+	wait_until 15 nsenter_ct test -f "$KKLOG" || { echo "rsyslog wrote no $KKLOG (kk's rule in /etc/rsyslog.d)"; return 1; }
 	nsenter_ct systemctl restart kk-monitor.service
-	echo "rsyslog active, kern.log present, kk-monitor restarted"
+	echo "rsyslog active, $KKLOG present, kk-monitor restarted"
 }
 
 # knock sends one knock for the service port from the client's namespace,
@@ -205,11 +207,11 @@ run_checks() {
 	check "README's units are active" chk_units_active
 	check "kk-monitor runs as knockknock with CapEff 0" chk_monitor_user
 	check "knockknock-firewall.service loaded the knock port's LOG rule" chk_log_rules
-	check "stock Debian (no kern.log): log_source = auto follows journald and says why" chk_auto_source journald
+	check "stock Debian (no rsyslog running, no $KKLOG): log_source = auto follows journald and says why" chk_auto_source journald
 	check "stock Debian: kk-monitor's journalctl follows the journal inside the unit's sandbox" chk_journal_follower
 	check "rsyslog started" start_rsyslog
-	check "with rsyslog's kern.log: log_source = auto follows the file" chk_auto_source /var/log/kern.log
-	check "with rsyslog: a knock read from kern.log socket-activates kk-firewall, TCP gets through" chk_knock activates
+	check "with rsyslog and kk's rule: log_source = auto follows $KKLOG" chk_auto_source "$KKLOG"
+	check "with rsyslog: a knock read from $KKLOG socket-activates kk-firewall, TCP gets through" chk_knock activates
 	check "after delay the rule is gone" chk_expiry
 	check "systemctl reload kk-monitor keeps it active" chk_reload
 	check "kk-monitor check: a working server is OK" chk_kk_check_ok
