@@ -101,6 +101,7 @@ run_test() {
 	check "kk-monitor check: all OK, then FAIL with the fix for a deleted LOG rule and a dead socket" chk_monitor_check
 	check "replay of the knock's 4 header fields from the client opens nothing" chk_replay "$NS_C" "$CLIENT_IP"
 	check "replay of the knock's 4 header fields from the attacker opens nothing" chk_replay "$NS_A" "$ATTACKER_IP"
+	check "kk-monitor counts in its state directory and cannot change the profile" chk_profile_readonly
 	start_proxy
 	check "kk-client proxy knocks and a SOCKS5 connection reaches the service" chk_proxy
 	check "after logrotate of kern.log a knock still opens" chk_logrotate

@@ -60,6 +60,13 @@ for unit in "${!max_exposure[@]}"; do
 		fail "systemd-analyze security $unit: exposure $exposure is over $limit"$'\n'"$(grep '✗' <<<"$out")"
 	fi
 done
+# expect_stat MODE_OWNER PATH says what PATH is if its "mode uid:gid" differs.
+expect_stat() {
+	local got
+	got=$(stat -c '%a %u:%g' "$2")
+	[ "$got" = "$1" ] || { echo "${2#"$root"/fresh} is $got, want $1"; return 1; }
+}
+
 # sysusers.d and tmpfiles.d, applied to an empty root: the user, its groups,
 # and the directories with their owners and modes.
 check_sysusers_tmpfiles() {
@@ -72,12 +79,27 @@ check_sysusers_tmpfiles() {
 	gid=$(awk -F: '$1 == "knockknock" { print $3 }' "$r/etc/group")
 	[ -n "$uid" ] && [ -n "$gid" ] || { echo "no knockknock user and group"; return 1; }
 	grep -Eq '^adm:[^:]*:[0-9]+:(.*,)?knockknock(,.*)?$' "$r/etc/group" || { echo "knockknock is not in adm"; return 1; }
+	# A profile as an older kk left it (knockknock's, 0700/0600) and one as
+	# genprofile without the group writes it (root's alone): tmpfiles must
+	# make both root:knockknock, directories 0750 and files 0640.
+	mkdir -p "$r/etc/knockknock.d/profiles/old" "$r/etc/knockknock.d/profiles/new"
+	local f
+	for f in cipher.key mac.key counter config; do
+		install -m 0600 -o "$uid" -g "$gid" /dev/null "$r/etc/knockknock.d/profiles/old/$f"
+		install -m 0600 /dev/null "$r/etc/knockknock.d/profiles/new/$f"
+	done
+	chown "$uid:$gid" "$r/etc/knockknock.d/profiles/old"
+	chmod 0700 "$r/etc/knockknock.d/profiles/old" "$r/etc/knockknock.d/profiles/new"
 	systemd-tmpfiles --root="$r" --create >/dev/null 2>&1 || { echo "systemd-tmpfiles --create failed"; return 1; }
-	[ "$(stat -c '%a %u:%g' "$r/etc/knockknock.d/profiles")" = "700 $uid:$gid" ] ||
-		{ echo "profiles dir is $(stat -c '%a %u:%g' "$r/etc/knockknock.d/profiles")"; return 1; }
-	[ "$(stat -c '%a %u:%g' "$r/run/knockknock")" = "750 0:$gid" ] ||
-		{ echo "/run/knockknock is $(stat -c '%a %u:%g' "$r/run/knockknock")"; return 1; }
-	echo "user knockknock in adm; profiles 0700 knockknock, /run/knockknock 0750 root:knockknock"
+	expect_stat "750 0:$gid" "$r/etc/knockknock.d/profiles" || return 1
+	for f in old new; do
+		expect_stat "750 0:$gid" "$r/etc/knockknock.d/profiles/$f" || return 1
+		expect_stat "640 0:$gid" "$r/etc/knockknock.d/profiles/$f/cipher.key" || return 1
+		expect_stat "640 0:$gid" "$r/etc/knockknock.d/profiles/$f/counter" || return 1
+	done
+	expect_stat "700 $uid:$gid" "$r/var/lib/knockknock" || return 1
+	expect_stat "750 0:$gid" "$r/run/knockknock" || return 1
+	echo "user knockknock in adm; profiles 0750 and their files 0640 root:knockknock, /var/lib/knockknock 0700 knockknock, /run/knockknock 0750 root:knockknock"
 }
 if out=$(check_sysusers_tmpfiles); then
 	pass "sysusers.d and tmpfiles.d on an empty root: $out"

@@ -61,7 +61,8 @@ func newCheckSetup(t *testing.T) *checkSetup {
 		sock: filepath.Join(dir, "fw.sock")}
 	log := filepath.Join(dir, "kern.log")
 	must(t, os.WriteFile(log, nil, 0o640))
-	must(t, os.WriteFile(s.config, []byte(fmt.Sprintf("[main]\nlog_source = file\nlog_file = %s\nsocket = %s\n", log, s.sock)), 0o644))
+	must(t, os.WriteFile(s.config, []byte(fmt.Sprintf("[main]\nlog_source = file\nlog_file = %s\nsocket = %s\nstate_dir = %s\n",
+		log, s.sock, filepath.Join(dir, "state"))), 0o644))
 	if _, err := profile.Generate(s.profiles, "lab", 6666); err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func runDaemon(f flags) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	m, err := monitor.New(monitor.Options{
-		ConfigPath: f.config, ProfilesDir: f.profiles, LogFile: f.log, Socket: f.socket,
+		ConfigPath: f.config, ProfilesDir: f.profiles, StateDir: f.state, LogFile: f.log, Socket: f.socket,
 		AllowRoot: f.allowRoot, FromStart: f.fromStart, ExitAtEOF: f.exitAtEOF, Logger: log,
 	})
 	if err != nil {

@@ -6,7 +6,7 @@
 // Usage:
 //
 //	kk-monitor [run] [flags]                        follow the log (default)
-//	kk-monitor genprofile [--profiles DIR] <knockPort> <profileName>
+//	kk-monitor genprofile [--profiles DIR] [--group NAME] <knockPort> <profileName>
 //	kk-monitor firewall-rules [--profiles DIR] [--config FILE] [--iptables]
 //	kk-monitor check [flags]                        can this server receive knocks?
 //
@@ -25,13 +25,14 @@ import (
 	"os"
 
 	"github.com/kk-project/kk/pkg/config"
+	"github.com/kk-project/kk/pkg/profile"
 	"github.com/kk-project/kk/pkg/sdlog"
 )
 
 const usage = `usage:
-  kk-monitor [run] [--config FILE] [--profiles DIR] [--log FILE] [--socket PATH] [--allow-root]
-             [--from-start] [--exit-at-eof]
-  kk-monitor genprofile [--profiles DIR] <knockPort> <profileName>
+  kk-monitor [run] [--config FILE] [--profiles DIR] [--state DIR] [--log FILE] [--socket PATH]
+             [--allow-root] [--from-start] [--exit-at-eof]
+  kk-monitor genprofile [--profiles DIR] [--group NAME] <knockPort> <profileName>
   kk-monitor firewall-rules [--profiles DIR] [--config FILE] [--iptables] [--rate N] [--burst N]
   kk-monitor check [--config FILE] [--profiles DIR] [--log FILE] [--socket PATH] [--user NAME]
              [--groups LIST] [--timeout D]
@@ -85,6 +86,7 @@ func run(args []string) error {
 // flags holds every subcommand's flags.
 type flags struct {
 	config, profiles, log, socket   string
+	state, group                    string
 	allowRoot, fromStart, exitAtEOF bool
 	iptables                        bool
 	rate, burst                     int
@@ -94,6 +96,7 @@ type flags struct {
 func (f *flags) register(fs *flag.FlagSet, cmd string) {
 	fs.StringVar(&f.profiles, "profiles", config.DefaultProfilesDir, "profiles directory")
 	if cmd == "genprofile" {
+		fs.StringVar(&f.group, "group", profile.OwnerUser, "the group kk-monitor runs as, which may read the profile")
 		return
 	}
 	fs.StringVar(&f.config, "config", config.DefaultPath, "configuration file (INI, [main] section)")
@@ -109,6 +112,7 @@ func (f *flags) register(fs *flag.FlagSet, cmd string) {
 	}
 	fs.StringVar(&f.log, "log", "", "kernel log file to follow (overrides log_source and log_file)")
 	fs.StringVar(&f.socket, "socket", "", "kk-firewall's unix socket (overrides socket)")
+	fs.StringVar(&f.state, "state", "", "directory for the counters kk-monitor writes (overrides state_dir)")
 	fs.BoolVar(&f.allowRoot, "allow-root", false, "run even as root (kk-monitor needs no privileges)")
 	fs.BoolVar(&f.fromStart, "from-start", false, "read the log file from its start, not its end (replays)")
 	fs.BoolVar(&f.exitAtEOF, "exit-at-eof", false, "exit at the end of the log file and print a summary (replays)")

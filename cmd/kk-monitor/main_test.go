@@ -51,6 +51,7 @@ func TestMain(m *testing.M) {
 type setup struct {
 	t                                    testing.TB
 	dir, profiles, logPath, config, sock string
+	state                                string // kk-monitor's --state
 	fake                                 *firewall.Fake
 }
 
@@ -59,7 +60,9 @@ func newSetup(t testing.TB) *setup {
 	dir := t.TempDir()
 	s := &setup{t: t, dir: dir, profiles: filepath.Join(dir, "profiles"), logPath: filepath.Join(dir, "kern.log"),
 		config: filepath.Join(dir, "config"), sock: filepath.Join(dir, "fw.sock"), fake: &firewall.Fake{}}
+	s.state = filepath.Join(dir, "state")
 	must(t, os.Mkdir(s.profiles, 0o755))
+	must(t, os.Mkdir(s.state, 0o700))
 	must(t, os.WriteFile(s.config, []byte("[main]\ndelay = 30\n"), 0o644))
 	must(t, os.WriteFile(s.logPath, nil, 0o644))
 	lis, err := net.Listen("unix", s.sock)
@@ -81,7 +84,7 @@ func must(t testing.TB, err error) {
 // returned function reads.
 func (s *setup) start(extra ...string) (*exec.Cmd, func() string) {
 	s.t.Helper()
-	args := append([]string{"--config", s.config, "--profiles", s.profiles, "--log", s.logPath,
+	args := append([]string{"--config", s.config, "--profiles", s.profiles, "--state", s.state, "--log", s.logPath,
 		"--socket", s.sock, "--allow-root"}, extra...)
 	cmd := exec.Command(binary, args...)
 	var mu sync.Mutex

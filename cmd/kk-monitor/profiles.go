@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"strconv"
 
 	"github.com/kk-project/kk/pkg/config"
@@ -19,7 +21,11 @@ func runGenprofile(f flags, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: knock port %q is not a number", errUsage, args[0])
 	}
-	p, err := profile.Generate(f.profiles, args[1], port)
+	gid, err := lookupGroup(f.group)
+	if err != nil {
+		return err
+	}
+	p, err := profile.GenerateForGroup(f.profiles, args[1], port, gid)
 	if err != nil {
 		return err
 	}
@@ -30,9 +36,26 @@ func runGenprofile(f flags, args []string) error {
 	fmt.Printf("Created profile %s with knock port %d.\n", p.Name, p.KnockPort)
 	fmt.Printf("Keys and counter written to %s/ (%s, %s, %s, %s).\n",
 		p.Dir, profile.CipherKeyFile, profile.MACKeyFile, profile.CounterFile, profile.ConfigFile)
+	if gid < 0 {
+		fmt.Printf("Group %s does not exist, so only root may read the profile: create it (systemd-sysusers knockknock.conf),\n"+
+			"then give it the profile: systemd-tmpfiles --create knockknock.conf\n", f.group)
+	}
 	fmt.Printf("Copy it to the client (kk-client -s %s finds it there):\n  %s\n", host, p.CopyCommand(host))
 	fmt.Println("Then open the knock port in the firewall (knockknock-firewall.sh start) and reload: systemctl reload kk-monitor")
 	return nil
+}
+
+// lookupGroup returns the id of group name, or -1 if there is no such
+// group.
+func lookupGroup(name string) (int, error) {
+	g, err := user.LookupGroup(name)
+	if errors.As(err, new(user.UnknownGroupError)) {
+		return -1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("looking up group %s: %w", name, err)
+	}
+	return strconv.Atoi(g.Gid)
 }
 
 // runFirewallRules prints the knock ports, or the iptables rules for them.

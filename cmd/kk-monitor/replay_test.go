@@ -76,22 +76,30 @@ func noiseLine(rng *rand.Rand, ts time.Time, i int) string {
 }
 
 // makeProfiles creates n profiles with knock ports 4000, 4001, ...
-func makeProfiles(t testing.TB, dir string, n int) []*profile.Profile {
+func makeProfiles(t testing.TB, s *setup, n int) []*profile.Profile {
 	t.Helper()
 	var ps []*profile.Profile
 	for i := 0; i < n; i++ {
-		p, err := profile.Generate(dir, fmt.Sprintf("p%03d", i), 4000+i)
+		p, err := profile.Generate(s.profiles, fmt.Sprintf("p%03d", i), 4000+i)
 		must(t, err)
-		ps = append(ps, p)
+		ps = append(ps, s.serverProfile(p))
 	}
 	return ps
 }
 
+// serverProfile loads p as kk-monitor does, with its counter in s.state.
+func (s *setup) serverProfile(p *profile.Profile) *profile.Profile {
+	s.t.Helper()
+	sp, err := profile.LoadServer(p.Dir, s.state)
+	must(s.t, err)
+	return sp
+}
+
 // resetCounters puts every profile's counter back to 0 for another replay.
-func resetCounters(t testing.TB, ps []*profile.Profile) {
+func resetCounters(t testing.TB, s *setup, ps []*profile.Profile) {
 	t.Helper()
 	for _, p := range ps {
-		must(t, os.WriteFile(filepath.Join(p.Dir, profile.CounterFile), []byte("0\n"), 0o600))
+		must(t, os.RemoveAll(filepath.Join(s.state, p.Name))) // taken over again from the profile's 0
 	}
 }
 
@@ -104,7 +112,7 @@ type replayResult struct {
 
 // replay runs kk-monitor --from-start --exit-at-eof over the setup's log.
 func (s *setup) replay(t testing.TB) replayResult {
-	cmd := exec.Command(binary, "--config", s.config, "--profiles", s.profiles, "--log", s.logPath,
+	cmd := exec.Command(binary, "--config", s.config, "--profiles", s.profiles, "--state", s.state, "--log", s.logPath,
 		"--socket", s.sock, "--allow-root", "--from-start", "--exit-at-eof")
 	if os.Getenv("KK_REPLAY_STDERR") != "" {
 		cmd.Stderr = os.Stderr
@@ -127,7 +135,7 @@ func (s *setup) replay(t testing.TB) replayResult {
 
 func TestReplayFindsEveryValidKnock(t *testing.T) {
 	s := newSetup(t)
-	ps := makeProfiles(t, s.profiles, 3)
+	ps := makeProfiles(t, s, 3)
 	writeReplayLog(t, s.logPath, ps, 20000, 50)
 	r := s.replay(t)
 	if r.summary["lines"] != 20000 || r.summary["opened"] != 50 || r.summary["accepted"] != 50 {
@@ -156,13 +164,13 @@ func BenchmarkReplay(b *testing.B) {
 }
 
 func benchReplay(b *testing.B, s *setup, np int) {
-	ps := makeProfiles(b, s.profiles, np)
+	ps := makeProfiles(b, s, np)
 	writeReplayLog(b, s.logPath, ps, 1_000_000, 50)
 	var last replayResult
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		resetCounters(b, ps)
+		resetCounters(b, s, ps)
 		b.StartTimer()
 		last = s.replay(b)
 		if last.summary["opened"] != 50 {
@@ -182,7 +190,7 @@ func benchReplay(b *testing.B, s *setup, np int) {
 // all 100 verifiers built.
 func BenchmarkIdleRSS100Profiles(b *testing.B) {
 	s := newSetup(b)
-	makeProfiles(b, s.profiles, 100)
+	makeProfiles(b, s, 100)
 	var rss float64
 	for i := 0; i < b.N; i++ {
 		_, logs := s.start()

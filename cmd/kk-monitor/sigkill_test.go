@@ -29,6 +29,7 @@ func TestSIGKILLNeverReplays(t *testing.T) {
 	s := newSetup(t)
 	p, err := profile.Generate(s.profiles, "web", 4444)
 	must(t, err)
+	p = s.serverProfile(p)
 	stopWatch := watchCounter(t, p)
 
 	writerDone := make(chan struct{})

@@ -11,6 +11,20 @@ chk_activated() {
 	echo "pid $pid, LISTEN_FDS=1, socket $(stat -c '%A %U:%G' "$SOCK")"
 }
 
+# chk_profile_readonly: after the knocks, the monitor's counter (state_dir)
+# has moved, the profile's own counter file is still genprofile's 0, and
+# the monitor's user may not write the profile's keys or directory.
+chk_profile_readonly() {
+	local state=$T/state/lab/counter prof=$T/etc/profiles/lab
+	[ -f "$state" ] && [ "$(cat "$state")" -gt 0 ] || { echo "no state counter past 0 in $state"; return 1; }
+	[ "$(cat "$prof/counter")" = 0 ] || { echo "$prof/counter was written: $(cat "$prof/counter")"; return 1; }
+	if setpriv --reuid="$LAB_USER" --regid="$LAB_GROUP" --groups="$LAB_GROUP,adm" -- 		sh -c "echo x >>'$prof/cipher.key' || touch '$prof/new'" 2>/dev/null; then
+		echo "$LAB_USER could change $prof"
+		return 1
+	fi
+	echo "state counter $(cat "$state"), $prof/counter still 0, $prof $(stat -c '%a %U:%G' "$prof"), keys $(stat -c '%a %U:%G' "$prof/cipher.key")"
+}
+
 # chk_monitor_unprivileged: kk-monitor runs as the lab user with no capabilities.
 chk_monitor_unprivileged() {
 	local pid uid caps

@@ -60,18 +60,22 @@ log_source = file
 log_file = $T/log/kern.log
 log_prefix = "REJECT "
 socket = $SOCK
+state_dir = $T/state
 EOF
 }
 
-# make_profile creates the server profile with genprofile, gives it to the
-# monitor's user and copies it to the client, as scp would.
+# make_profile creates the server profile with genprofile, root's and
+# readable by the monitor's group as on a server, makes the monitor's state
+# directory (StateDirectory= in the unit) and copies the profile to the
+# client, as scp and the chmod 600 after it would.
 make_profile() {
-	"$BIN/kk-monitor" genprofile --profiles "$T/etc/profiles" "$KNOCK_PORT" lab >"$T/log/genprofile.out" 2>&1 ||
+	"$BIN/kk-monitor" genprofile --profiles "$T/etc/profiles" --group "$LAB_GROUP" "$KNOCK_PORT" lab >"$T/log/genprofile.out" 2>&1 ||
 		die "kk-monitor genprofile failed: $(cat "$T/log/genprofile.out")"
-	chown -R "$LAB_USER:$LAB_GROUP" "$T/etc/profiles"
+	install -d -m 0700 -o "$LAB_USER" -g "$LAB_GROUP" "$T/state"
 	CLIENT_PROFILE=$T/client/home/.knockknock/$SERVER_IP
 	mkdir -p "$CLIENT_PROFILE"
 	cp "$T/etc/profiles/lab/"* "$CLIENT_PROFILE/"
+	chmod 600 "$CLIENT_PROFILE"/*
 }
 
 # start_firewall runs kk-firewall in the server namespace under

@@ -27,7 +27,7 @@ func (r *run) checkProfiles() []Result {
 	var entries []os.DirEntry
 	var loaded []*profile.Profile
 	err := r.id.do(func() (err error) {
-		loaded, _ = profile.LoadAll(dir)
+		loaded, _ = profile.LoadAll(dir, r.cfg.StateDir)
 		entries, err = os.ReadDir(dir)
 		return err
 	})
@@ -74,7 +74,7 @@ func (r *run) checkProfilesDir(dir string) (res Result, ok bool) {
 	if r.id != nil {
 		if !r.id.may(fi, permRead|permExec) {
 			return Result{Status: Fail, What: what, Why: fmt.Sprintf("%s cannot list it (%s)", r.id.name, describe(fi)),
-				Fix: fmt.Sprintf("chown %s %s && chmod 700 %s", r.owner(), dir, dir)}, false
+				Fix: fmt.Sprintf("chown root:%s %s && chmod 750 %s", r.group(), dir, dir)}, false
 		}
 		if d, dfi := r.id.blockedDir(dir); d != "" {
 			return Result{Status: Fail, What: what, Why: fmt.Sprintf("%s cannot reach it: %s is %s", r.id.name, d, describe(dfi)),
@@ -102,22 +102,22 @@ func (r *run) checkProfile(dir string, p *profile.Profile) Result {
 		return Result{Status: Fail, What: fmt.Sprintf("%s (knock port %d)", what, p.KnockPort),
 			Why: strings.Join(problems, ", "), Fix: r.profileFix(dir)}
 	}
-	return ok("%s: knock port %d, files owned by %s, keys not readable by others", what, p.KnockPort, r.opts.User)
+	return ok("%s: knock port %d, files read-only to %s, keys not readable by others", what, p.KnockPort, r.opts.User)
 }
 
 // profileFix is the command that gives a profile the owner and modes
-// kk-monitor genprofile gives it.
+// kk-monitor genprofile gives it: root's, readable by the monitor's group.
 func (r *run) profileFix(dir string) string {
-	return fmt.Sprintf("chown -R %s %s && chmod 700 %s && chmod 600 %s/*", r.owner(), dir, dir, dir)
+	return fmt.Sprintf("chown -R root:%s %s && chmod 750 %s && chmod 640 %s/*", r.group(), dir, dir, dir)
 }
 
-// owner is the user:group that should own the profiles: the monitor's
-// user and its primary group.
-func (r *run) owner() string {
+// group is the group that should read the profiles: the monitor's
+// primary group.
+func (r *run) group() string {
 	if r.id == nil {
-		return r.opts.User + ":" + r.opts.User
+		return r.opts.User
 	}
-	return r.id.name + ":" + r.id.primaryGroup()
+	return r.id.primaryGroup()
 }
 
 // profileNotServed says why kk-monitor leaves the profile in dir out:
@@ -126,7 +126,7 @@ func (r *run) profileNotServed(dir string) Result {
 	what := "profile " + filepath.Base(dir)
 	var port uint16
 	err := r.id.do(func() error {
-		_, err := profile.Load(dir)
+		_, err := profile.LoadServer(dir, r.cfg.StateDir)
 		if err == nil {
 			port, _ = profile.ReadKnockPort(dir)
 		}
@@ -149,6 +149,8 @@ func (r *run) profileNotServed(dir string) Result {
 		return Result{Status: Fail, What: what, Why: why, Fix: r.profileFix(dir)}
 	case errors.Is(err, fs.ErrNotExist):
 		return Result{Status: Fail, What: what, Why: file + " is missing", Fix: restoreFix(file)}
+	case errors.Is(err, profile.ErrUnsafe):
+		return Result{Status: Fail, What: what, Why: "refused by kk-monitor: " + err.Error(), Fix: r.profileFix(dir)}
 	case errors.Is(err, profile.ErrCorrupt):
 		return Result{Status: Fail, What: what, Why: file + " is damaged (kk-monitor cannot parse it)", Fix: restoreFix(file)}
 	}
@@ -180,13 +182,13 @@ func restoreFix(path string) string {
 }
 
 // profileModes lists what is wrong with the owners and modes of the
-// profile in dir: kk-monitor must read every file and replace the counter,
-// and nobody else may read a key or change any file.
+// profile in dir: kk-monitor must read every file, and nobody else may read
+// a key or change any file. kk-monitor writes only its state directory.
 func (r *run) profileModes(dir string) []string {
 	var problems []string
 	if fi, err := os.Stat(dir); err == nil {
-		if r.id != nil && !r.id.may(fi, permRead|permWrite|permExec) {
-			problems = append(problems, fmt.Sprintf("%s cannot write the directory (%s)", r.opts.User, describe(fi)))
+		if r.id != nil && !r.id.may(fi, permRead|permExec) {
+			problems = append(problems, fmt.Sprintf("%s cannot read the directory (%s)", r.opts.User, describe(fi)))
 		}
 		if fi.Mode().Perm()&0o022 != 0 {
 			problems = append(problems, fmt.Sprintf("the directory is writable by group or others (%s)", describe(fi)))
@@ -213,8 +215,8 @@ func (r *run) fileModes(path string) []string {
 	mode := fi.Mode().Perm()
 	secret := base == profile.CipherKeyFile || base == profile.MACKeyFile
 	switch {
-	case secret && mode&0o077 != 0:
-		problems = append(problems, fmt.Sprintf("%s is open to group or others (%s)", base, describe(fi)))
+	case secret && mode&0o007 != 0:
+		problems = append(problems, fmt.Sprintf("%s is readable by others (%s)", base, describe(fi)))
 	case mode&0o022 != 0:
 		problems = append(problems, fmt.Sprintf("%s is writable by group or others (%s)", base, describe(fi)))
 	}

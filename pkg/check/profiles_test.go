@@ -25,8 +25,8 @@ func profilesRun(t *testing.T, id *identity, ports map[string]int) (*run, string
 		if _, err := profile.Generate(dir, name, port); err != nil {
 			t.Fatal(err)
 		}
-		// As root, Generate hands the profile to a knockknock user if one
-		// exists; the test wants it owned by whoever runs it.
+		// As root, Generate lets a knockknock group read the profile if
+		// one exists; the test wants it owned by whoever runs it.
 		for _, p := range append([]string{filepath.Join(dir, name)}, paths(dir, name)...) {
 			if err := os.Chown(p, os.Getuid(), os.Getgid()); err != nil {
 				t.Fatal(err)
@@ -59,14 +59,17 @@ func TestCheckProfiles(t *testing.T) {
 		want   []string // in the line
 	}{
 		{"healthy", map[string]int{"lab": 6666}, nil, OK,
-			[]string{"OK    profile lab: knock port 6666, files owned by me, keys not readable by others"}},
+			[]string{"OK    profile lab: knock port 6666, files read-only to me, keys not readable by others"}},
 		{"cipher.key readable by others", map[string]int{"lab": 6666},
 			chmod("lab/cipher.key", 0o644), Fail,
-			[]string{"profile lab (knock port 6666): cipher.key is open to group or others (0644 ", "fix: chown -R me:me ", "chmod 600 "}},
-		{"mac.key readable by group", map[string]int{"lab": 6666},
-			chmod("lab/mac.key", 0o640), Fail, []string{"mac.key is open to group or others (0640 "}},
+			[]string{"FAIL  profile lab: refused by kk-monitor: ", "/lab/cipher.key: unsafe profile file: readable by others (mode 0644): chmod 640 ",
+				"fix: chown -R root:me ", "chmod 640 "}},
+		{"mac.key readable by the monitor's group", map[string]int{"lab": 6666},
+			chmod("lab/mac.key", 0o640), OK, []string{"OK    profile lab: knock port 6666"}},
+		{"mac.key readable by others", map[string]int{"lab": 6666},
+			chmod("lab/mac.key", 0o604), Fail, []string{"/lab/mac.key: unsafe profile file: readable by others (mode 0604)"}},
 		{"counter writable by others", map[string]int{"lab": 6666},
-			chmod("lab/counter", 0o606), Fail, []string{"counter is writable by group or others (0606 "}},
+			chmod("lab/counter", 0o606), Fail, []string{"/lab/counter: unsafe profile file: writable by group or others (mode 0606): chmod go-w "}},
 		{"directory writable by group", map[string]int{"lab": 6666},
 			chmod("lab", 0o770), Fail, []string{"the directory is writable by group or others (0770 "}},
 		{"damaged key", map[string]int{"lab": 6666},
@@ -119,7 +122,7 @@ func TestCheckProfilesOtherUser(t *testing.T) {
 		}
 	}
 	text, worst := lines(r.checkProfiles())
-	if worst != Fail || !strings.Contains(text, "fix: chown -R kkother:kkother "+filepath.Join(dir, "lab")) {
+	if worst != Fail || !strings.Contains(text, "fix: chown -R root:kkother "+filepath.Join(dir, "lab")) {
 		t.Errorf("want a FAIL with the chown fix:\n%s", text)
 	}
 }

@@ -2,7 +2,7 @@
 //
 // The file is INI with a [main] section, as the original knockknock writes
 // it. The original's keys are delay and error_window; kk adds log_source,
-// log_file, log_prefix and socket; ResolveLogSource decides what
+// log_file, log_prefix, socket and state_dir; ResolveLogSource decides what
 // log_source = auto, the default, means on this host. Unknown keys are
 // ignored so that a file from a newer or older version still loads.
 package config
@@ -25,6 +25,7 @@ const (
 	DefaultProfilesDir = "/etc/knockknock.d/profiles"
 	DefaultLogFile     = "/var/log/knockknock/kern.log" // written by systemd/rsyslog.d/30-knockknock.conf
 	DefaultSocket      = "/run/knockknock/firewall.sock"
+	DefaultStateDir    = "/var/lib/knockknock"
 	DefaultLogPrefix   = "REJECT "
 )
 
@@ -56,6 +57,7 @@ type Config struct {
 	LogFile     string        // the kernel log file followed when LogSource is SourceFile
 	LogPrefix   string        // the LOG rule's --log-prefix that marks candidate lines
 	Socket      string        // kk-firewall's unix socket
+	StateDir    string        // where kk-monitor keeps its counters, one directory per profile
 }
 
 // Default returns the configuration used when no file exists.
@@ -67,6 +69,7 @@ func Default() Config {
 		LogFile:     DefaultLogFile,
 		LogPrefix:   DefaultLogPrefix,
 		Socket:      DefaultSocket,
+		StateDir:    DefaultStateDir,
 	}
 }
 
@@ -132,6 +135,12 @@ func (c *Config) apply(path string, f ini.File) error {
 			return fmt.Errorf("%s: [main] socket = %q: must be an absolute path", path, v)
 		}
 		c.Socket = v
+	}
+	if v, ok := f.Get("main", "state_dir"); ok {
+		if !strings.HasPrefix(v, "/") {
+			return fmt.Errorf("%s: [main] state_dir = %q: must be an absolute path", path, v)
+		}
+		c.StateDir = v
 	}
 	return nil
 }

@@ -59,7 +59,7 @@ func TestValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{30 * time.Second, 1000, SourceJournald, "/tmp/k.log", "KNOCK ", "/tmp/fw.sock"}
+	want := Config{30 * time.Second, 1000, SourceJournald, "/tmp/k.log", "KNOCK ", "/tmp/fw.sock", DefaultStateDir}
 	if cfg != want {
 		t.Fatalf("cfg = %+v, want %+v", cfg, want)
 	}

@@ -27,7 +27,7 @@ func BenchmarkHandleLine(b *testing.B) {
 		b.Fatal(err)
 	}
 	m, err := New(Options{
-		ConfigPath: filepath.Join(dir, "none"), ProfilesDir: profiles, LogFile: "/dev/null", AllowRoot: true,
+		ConfigPath: filepath.Join(dir, "none"), ProfilesDir: profiles, StateDir: dir, LogFile: "/dev/null", AllowRoot: true,
 		Dial:   func(string) (firewall.Manager, error) { return &firewall.Fake{}, nil },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

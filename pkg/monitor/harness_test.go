@@ -31,6 +31,7 @@ type harness struct {
 	dir         string
 	logPath     string
 	profilesDir string
+	stateDir    string // the monitor's counters
 	configPath  string
 	socket      string
 	rsyslogd    string // a stand-in for config.RsyslogdPath; see stat
@@ -50,6 +51,7 @@ func newHarness(t *testing.T) *harness {
 		t: t, dir: dir,
 		logPath:     filepath.Join(dir, "kern.log"),
 		profilesDir: filepath.Join(dir, "profiles"),
+		stateDir:    filepath.Join(dir, "state"),
 		configPath:  filepath.Join(dir, "config"),
 		socket:      filepath.Join(dir, "firewall.sock"),
 		rsyslogd:    filepath.Join(dir, "rsyslogd"),
@@ -57,6 +59,9 @@ func newHarness(t *testing.T) *harness {
 		logs:        &syncbuf.Buffer{},
 	}
 	if err := os.Mkdir(h.profilesDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(h.stateDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	h.writeConfig("delay = 10\nerror_window = 20\n")
@@ -85,6 +90,13 @@ func (h *harness) addProfile(name string, port int) *profile.Profile {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	if err := os.MkdirAll(h.stateDir, 0o700); err != nil {
+		h.t.Fatal(err)
+	}
+	// As the monitor loads it: the counter is the state counter.
+	if p, err = profile.LoadServer(p.Dir, h.stateDir); err != nil {
+		h.t.Fatal(err)
+	}
 	return p
 }
 
@@ -92,7 +104,7 @@ func (h *harness) addProfile(name string, port int) *profile.Profile {
 // installed: log_source = auto, the default, follows the harness's kern.log.
 func (h *harness) options() Options {
 	return Options{
-		ConfigPath: h.configPath, ProfilesDir: h.profilesDir, AllowRoot: true,
+		ConfigPath: h.configPath, ProfilesDir: h.profilesDir, StateDir: h.stateDir, AllowRoot: true,
 		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Stat:   h.stat(true),
 	}

@@ -31,6 +31,7 @@ import (
 type Options struct {
 	ConfigPath  string // the configuration file; "" means config.DefaultPath
 	ProfilesDir string // "" means config.DefaultProfilesDir
+	StateDir    string // overrides state_dir, where the counters are written
 	LogFile     string // overrides log_file and forces log_source = file
 	Socket      string // overrides socket
 	AllowRoot   bool   // permit running as uid 0

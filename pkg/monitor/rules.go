@@ -3,22 +3,16 @@ package monitor
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/kk-project/kk/pkg/profile"
 )
 
-// KnockPorts returns the sorted knock ports of the profiles in profilesDir
-// that the monitor would serve, with an error for each profile it would not.
+// KnockPorts returns the sorted knock ports of the profiles in profilesDir,
+// with an error for each profile left out. It reads only the profiles'
+// config files, never a key or a counter (see profile.KnockPorts).
 func KnockPorts(profilesDir string) ([]uint16, []error) {
-	profiles, errs := profile.LoadAll(profilesDir)
-	ports := make([]uint16, 0, len(profiles))
-	for _, p := range profiles {
-		ports = append(ports, p.KnockPort)
-	}
-	sort.Slice(ports, func(i, j int) bool { return ports[i] < ports[j] })
-	return ports, errs
+	return profile.KnockPorts(profilesDir)
 }
 
 // JoinPorts formats ports as the comma-separated list that

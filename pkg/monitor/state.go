@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"fmt"
+	"path/filepath"
 	"runtime/debug"
 	"sort"
 
@@ -64,13 +65,17 @@ func (m *Monitor) loadState(prev *state) (*state, error) {
 		return nil, err
 	}
 	st := &state{cfg: cfg, byPort: map[uint16]*served{}}
-	profiles, errs := profile.LoadAll(m.opts.ProfilesDir)
+	profiles, errs := profile.LoadAll(m.opts.ProfilesDir, cfg.StateDir)
 	for _, err := range errs {
 		m.log.Error("profile not served", "err", err)
 	}
 	var ports []uint16
 	var names []string
 	for _, p := range profiles {
+		if err := m.takeOver(p); err != nil {
+			m.log.Error("profile not served", "profile", p.Name, "err", err)
+			continue
+		}
 		s, err := newServed(p, cfg.ErrorWindow, prev)
 		if err != nil {
 			m.log.Error("profile not served", "profile", p.Name, "err", err)
@@ -89,6 +94,18 @@ func (m *Monitor) loadState(prev *state) (*state, error) {
 	m.log.Info("configuration loaded", "config", m.opts.ConfigPath, "profiles", names,
 		"log", st.source(), "prefix", cfg.LogPrefix, "socket", cfg.Socket, "delay", cfg.Delay)
 	return st, nil
+}
+
+// takeOver gives p a state counter from its own counter file if it has
+// none yet (a new profile, or one copied from an original install).
+func (m *Monitor) takeOver(p *profile.Profile) error {
+	took, err := p.TakeOver()
+	if took {
+		c, _ := p.Counter()
+		m.log.Info("counter taken over: the profile's counter file is only read from now on",
+			"profile", p.Name, "from", filepath.Join(p.Dir, profile.CounterFile), "counter", c)
+	}
+	return err
 }
 
 // loadConfig reads the configuration file, applies the overrides and
@@ -112,6 +129,9 @@ func (m *Monitor) loadConfig() (config.Config, error) {
 	m.log.Info(fmt.Sprintf("log source: %s (%s)", source, reason))
 	if m.opts.Socket != "" {
 		cfg.Socket = m.opts.Socket
+	}
+	if m.opts.StateDir != "" {
+		cfg.StateDir = m.opts.StateDir
 	}
 	return cfg, nil
 }

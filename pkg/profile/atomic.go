@@ -46,7 +46,7 @@ func keepOwner(tmp *os.File, path string) {
 	if os.Geteuid() != 0 {
 		return
 	}
-	if fi, err := os.Stat(path); err == nil {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 			tmp.Chown(int(st.Uid), int(st.Gid))
 		}

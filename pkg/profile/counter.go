@@ -3,7 +3,9 @@ package profile
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,28 +19,58 @@ import (
 // has moved past it.
 var ErrReplay = errors.New("knock counter already used (replay)")
 
-// Counter returns the next unused counter as stored on disk.
+// Counter returns the next unused counter as stored on disk: on a server,
+// the state counter, or the profile's own counter file until TakeOver.
 func (p *Profile) Counter() (uint64, error) {
+	if p.seed != "" {
+		if _, err := os.Lstat(p.counterPath()); errors.Is(err, fs.ErrNotExist) {
+			return readCounter(p.seed, p.pol) // not taken over: nothing to lock
+		}
+	}
 	unlock, err := p.lock(unix.LOCK_SH)
 	if err != nil {
 		return 0, err
 	}
 	defer unlock()
-	return readCounter(p.path(CounterFile))
+	c, _, err := p.readCounter()
+	return c, err
+}
+
+// TakeOver creates a server profile's state counter from the profile's own
+// counter file if there is none yet, and reports whether it did. The
+// profile's counter file is only read.
+func (p *Profile) TakeOver() (bool, error) {
+	if p.seed == "" {
+		return false, nil
+	}
+	took := false
+	err := p.update(func(cur uint64) (uint64, error) { return cur, nil }, &took)
+	return took, err
 }
 
 // UpdateCounter runs fn on the stored counter while holding an exclusive
 // lock on the profile, and stores fn's result before returning. The counter
 // never moves backwards: a result below the stored value is an error. If fn
-// fails, nothing is written.
+// fails, nothing is written. On a server the result goes to the state
+// counter, never to the profile directory.
 func (p *Profile) UpdateCounter(fn func(cur uint64) (next uint64, err error)) error {
+	return p.update(fn, nil)
+}
+
+// update is UpdateCounter; if took is not nil, a counter read from the seed
+// is written to the state counter even if fn leaves it unchanged, and *took
+// says whether that happened.
+func (p *Profile) update(fn func(cur uint64) (uint64, error), took *bool) error {
+	if err := p.makeCounterDir(); err != nil {
+		return err
+	}
 	unlock, err := p.lock(unix.LOCK_EX)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	path := p.path(CounterFile)
-	cur, err := readCounter(path)
+	path := p.counterPath()
+	cur, seeded, err := p.readCounter()
 	if err != nil {
 		return err
 	}
@@ -47,12 +79,15 @@ func (p *Profile) UpdateCounter(fn func(cur uint64) (next uint64, err error)) er
 		return err
 	}
 	switch {
-	case next == cur:
+	case next == cur && (!seeded || took == nil):
 		return nil
 	case next < cur:
 		return fmt.Errorf("%s: refusing to move the counter back from %d to %d", path, cur, next)
 	case next > knock.MaxCounter+1:
 		return fmt.Errorf("%s: %w", path, knock.ErrCounterExhausted)
+	}
+	if took != nil {
+		*took = seeded
 	}
 	return writeFileAtomic(path, []byte(strconv.FormatUint(next, 10)+"\n"))
 }
@@ -72,7 +107,7 @@ func (p *Profile) NextKnock(port uint16) (f knock.Fields, used uint32, err error
 				return c + 1, nil
 			}
 		}
-		return 0, fmt.Errorf("%s: %w", p.path(CounterFile), knock.ErrCounterExhausted)
+		return 0, fmt.Errorf("%s: %w", p.counterPath(), knock.ErrCounterExhausted)
 	})
 	return f, used, err
 }
@@ -89,11 +124,52 @@ func (p *Profile) Accept(used uint32) error {
 	})
 }
 
-// lock takes a flock of the given kind on the profile directory. The
-// directory, not the counter file, is locked because the counter file is
-// replaced on every write.
+// counterPath is the counter file this process reads and writes.
+func (p *Profile) counterPath() string { return filepath.Join(p.lockDir(), CounterFile) }
+
+func (p *Profile) lockDir() string {
+	if p.counterDir != "" {
+		return p.counterDir
+	}
+	return p.Dir
+}
+
+// readCounter reads the counter under the lock: the state counter, or the
+// seed (seeded true) if a server profile has none yet.
+func (p *Profile) readCounter() (c uint64, seeded bool, err error) {
+	c, err = readCounter(p.counterPath(), p.pol)
+	if p.seed != "" && errors.Is(err, fs.ErrNotExist) {
+		c, err = readCounter(p.seed, p.pol)
+		return c, true, err
+	}
+	return c, false, err
+}
+
+// makeCounterDir creates a server profile's state directory,
+// stateDir/<name>, kk-monitor's alone. stateDir itself must exist.
+func (p *Profile) makeCounterDir() error {
+	if p.counterDir == "" {
+		return nil
+	}
+	err := os.Mkdir(p.counterDir, 0o700)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("creating the state directory for profile %s: %w (StateDirectory=knockknock in kk-monitor.service creates %s; elsewhere set state_dir or --state)",
+			p.Name, err, filepath.Dir(p.counterDir))
+	}
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("creating the state directory for profile %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// lock takes a flock of the given kind on the directory holding the
+// counter: the client's profile directory, or the server's state directory
+// for the profile, never the root-owned profile directory. The directory,
+// not the counter file, is locked because the counter file is replaced on
+// every write.
 func (p *Profile) lock(how int) (unlock func(), err error) {
-	d, err := os.Open(p.Dir)
+	dir := p.lockDir()
+	d, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("locking profile: %w", err)
 	}
@@ -105,15 +181,15 @@ func (p *Profile) lock(how int) (unlock func(), err error) {
 	}
 	if err != nil {
 		d.Close()
-		return nil, fmt.Errorf("locking profile %s: %w", p.Dir, err)
+		return nil, fmt.Errorf("locking profile %s: %w", dir, err)
 	}
 	return func() { d.Close() }, nil
 }
 
-func readCounter(path string) (uint64, error) {
-	data, err := os.ReadFile(path)
+func readCounter(path string, pol policy) (uint64, error) {
+	data, err := readFile(path, pol, false)
 	if err != nil {
-		return 0, fmt.Errorf("reading counter: %w", err)
+		return 0, err
 	}
 	text := strings.TrimSpace(string(data))
 	if text == "" {
@@ -121,10 +197,10 @@ func readCounter(path string) (uint64, error) {
 	}
 	n, err := strconv.ParseUint(text, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w: %q is not a whole number", path, ErrCorrupt, text)
+		return 0, fmt.Errorf("%s: %w: not a decimal number", path, ErrCorrupt)
 	}
 	if n > knock.MaxCounter+1 {
-		return 0, fmt.Errorf("%s: %w: %d is past the largest counter %d", path, ErrCorrupt, n, uint64(knock.MaxCounter)+1)
+		return 0, fmt.Errorf("%s: %w: past the largest counter %d", path, ErrCorrupt, uint64(knock.MaxCounter)+1)
 	}
 	return n, nil
 }

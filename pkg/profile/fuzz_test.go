@@ -35,7 +35,7 @@ func FuzzLoad(f *testing.F) {
 		}
 		p, err := Load(dir)
 		if err != nil {
-			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, fs.ErrNotExist) {
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsafe) && !errors.Is(err, fs.ErrNotExist) {
 				t.Fatalf("error of unknown kind: %v", err)
 			}
 			return

@@ -11,18 +11,36 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
-// OwnerUser is the system user that runs kk-monitor. Generate hands new
-// profiles to it when it exists, so the unprivileged monitor can update
-// their counters.
+// OwnerUser is the system user that runs kk-monitor; its group is the one
+// Generate lets read new profiles.
 const OwnerUser = "knockknock"
 
 // Generate creates the profile name in profilesDir with fresh random keys,
-// counter 0 and the given knock port. It refuses a name that already
-// exists, a name that could leave profilesDir, a knock port outside
-// 1-65535, and a knock port another profile already uses.
+// counter 0 and the given knock port, readable by the group of OwnerUser if
+// it exists (see GenerateForGroup).
 func Generate(profilesDir, name string, knockPort int) (*Profile, error) {
+	gid := -1
+	if g, err := user.LookupGroup(OwnerUser); err == nil {
+		gid, _ = strconv.Atoi(g.Gid)
+	}
+	return GenerateForGroup(profilesDir, name, knockPort, gid)
+}
+
+// GenerateForGroup creates the profile name in profilesDir with fresh
+// random keys, counter 0 and the given knock port. It refuses a name that
+// already exists, a name that could leave profilesDir, a knock port outside
+// 1-65535, and a knock port another profile already uses.
+//
+// The profile is the caller's (root's, as genprofile runs): directory 0750
+// and files 0640 with group gid, or 0700 and 0600 if gid is -1. Everything
+// is done through file descriptors: the directory is created 0700, each file
+// is created with O_EXCL inside it (never through a symlink), owned and
+// moded through its open descriptor, and synced; the directory gets its
+// group last, so nobody else can reach a file before it is complete.
+func GenerateForGroup(profilesDir, name string, knockPort, gid int) (*Profile, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
@@ -37,14 +55,18 @@ func Generate(profilesDir, name string, knockPort int) (*Profile, error) {
 			knockPort, other, filepath.Join(profilesDir, other))
 	}
 	p := &Profile{Name: name, Dir: filepath.Join(profilesDir, name), KnockPort: uint16(knockPort)}
-	if err := os.Mkdir(p.Dir, 0o700); err != nil {
+	root, err := os.OpenRoot(profilesDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening profiles directory: %w", err)
+	}
+	defer root.Close()
+	if err := root.Mkdir(name, 0o700); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("profile %s already exists in %s: pick another name or remove it first", name, profilesDir)
 		}
 		return nil, fmt.Errorf("creating profile: %w", err)
 	}
-	if err := p.writeNew(); err != nil {
-		os.RemoveAll(p.Dir)
+	if err := p.writeNew(root, gid); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -74,57 +96,124 @@ func findKnockPort(profilesDir string, port uint16) (string, bool) {
 	return "", false
 }
 
-func (p *Profile) writeNew() error {
+// writeNew fills the new, empty directory p.Name in root. On failure it
+// removes what it created, through the same descriptors.
+func (p *Profile) writeNew(root *os.Root, gid int) (err error) {
+	dir, err := openNewDir(root, p.Name)
+	if err != nil {
+		root.Remove(p.Name)
+		return err
+	}
+	defer dir.Close()
+	var created []string
+	defer func() {
+		if err != nil {
+			for _, f := range created {
+				dir.Remove(f)
+			}
+			root.Remove(p.Name) // only if empty: never a directory someone else filled
+		}
+	}()
+	files, err := p.newFiles()
+	if err != nil {
+		return err
+	}
+	for _, f := range Files {
+		if err := createFile(dir, f, files[f], gid); err != nil {
+			return err
+		}
+		created = append(created, f)
+	}
+	return closeNewDir(dir, p.Dir, gid)
+}
+
+// openNewDir opens the directory root just created, and makes sure it is
+// the one: a directory of this process's user, not a symlink.
+func openNewDir(root *os.Root, name string) (*os.Root, error) {
+	dir, err := root.OpenRoot(name)
+	if err != nil {
+		return nil, fmt.Errorf("opening new profile: %w", err)
+	}
+	if fi, err := dir.Stat("."); err != nil || !fi.IsDir() || owner(fi) != os.Geteuid() {
+		dir.Close()
+		return nil, fmt.Errorf("new profile %s/%s was replaced while being created", root.Name(), name)
+	}
+	return dir, nil
+}
+
+func (p *Profile) newFiles() (map[string]string, error) {
 	if _, err := rand.Read(p.Keys.Cipher[:]); err != nil {
-		return fmt.Errorf("generating cipher key: %w", err)
+		return nil, fmt.Errorf("generating cipher key: %w", err)
 	}
 	if _, err := rand.Read(p.Keys.MAC[:]); err != nil {
-		return fmt.Errorf("generating MAC key: %w", err)
+		return nil, fmt.Errorf("generating MAC key: %w", err)
 	}
-	files := map[string]string{
+	return map[string]string{
 		CipherKeyFile: base64.StdEncoding.EncodeToString(p.Keys.Cipher[:]) + "\n",
 		MACKeyFile:    base64.StdEncoding.EncodeToString(p.Keys.MAC[:]) + "\n",
 		CounterFile:   "0\n",
 		ConfigFile:    "[main]\nknock_port = " + strconv.Itoa(int(p.KnockPort)) + "\n\n",
+	}, nil
+}
+
+// createFile creates name in dir with O_EXCL (so never through a symlink),
+// writes body, gives it group gid and mode 0640 through the open file, and
+// syncs it.
+func createFile(dir *os.Root, name, body string, gid int) error {
+	f, err := dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return fmt.Errorf("writing profile: %w", err)
 	}
-	for name, body := range files {
-		if err := os.WriteFile(p.path(name), []byte(body), 0o600); err != nil {
+	defer f.Close()
+	if _, err := f.WriteString(body); err != nil {
+		return fmt.Errorf("writing profile: %w", err)
+	}
+	if gid >= 0 {
+		if err := f.Chown(-1, gid); err != nil {
+			return fmt.Errorf("giving %s to group %d: %w", f.Name(), gid, err)
+		}
+		if err := f.Chmod(0o640); err != nil {
 			return fmt.Errorf("writing profile: %w", err)
 		}
 	}
-	if err := syncDir(p.Dir); err != nil {
-		return err
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", f.Name(), err)
 	}
-	return p.chownToOwner()
+	return f.Close()
 }
 
-// chownToOwner gives the profile to OwnerUser if that user exists.
-func (p *Profile) chownToOwner() error {
-	u, err := user.Lookup(OwnerUser)
+// closeNewDir syncs the finished directory and only then lets group gid in.
+func closeNewDir(dir *os.Root, path string, gid int) error {
+	d, err := dir.Open(".")
 	if err != nil {
-		return nil
+		return fmt.Errorf("syncing %s: %w", path, err)
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	for _, path := range append([]string{p.Dir}, p.paths()...) {
-		if err := os.Chown(path, uid, gid); err != nil {
-			return fmt.Errorf("handing profile to user %s: %w", OwnerUser, err)
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", path, err)
+	}
+	if gid >= 0 {
+		if err := d.Chown(-1, gid); err != nil {
+			return fmt.Errorf("giving %s to group %d: %w", path, gid, err)
+		}
+		if err := d.Chmod(0o750); err != nil {
+			return fmt.Errorf("writing profile: %w", err)
 		}
 	}
-	return nil
+	return syncDir(filepath.Dir(path))
 }
 
-func (p *Profile) paths() []string {
-	out := make([]string, len(Files))
-	for i, f := range Files {
-		out[i] = p.path(f)
+func owner(fi fs.FileInfo) int {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid)
 	}
-	return out
+	return -1
 }
 
 // CopyCommand returns the scp command line that copies this server-side
-// profile to a client's ~/.knockknock/<serverHost>/.
+// profile to a client's ~/.knockknock/<serverHost>/. scp keeps the
+// server's 0640, which kk-client refuses, so it ends with chmod 600.
 func (p *Profile) CopyCommand(serverHost string) string {
-	return fmt.Sprintf("mkdir -p ~/.knockknock/%s && scp root@%s:%s/* ~/.knockknock/%s/",
-		serverHost, serverHost, p.Dir, serverHost)
+	return fmt.Sprintf("mkdir -p ~/.knockknock/%s && scp root@%s:%s/* ~/.knockknock/%s/ && chmod 600 ~/.knockknock/%s/*",
+		serverHost, serverHost, p.Dir, serverHost, serverHost)
 }

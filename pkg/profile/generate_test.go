@@ -10,7 +10,9 @@ import (
 
 func TestGenerate(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "profiles")
-	p, err := Generate(root, "clement-laptop", 666)
+	// No group: the profile is the caller's alone (TestGenerateForGroup
+	// covers the group).
+	p, err := GenerateForGroup(root, "clement-laptop", 666, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +49,12 @@ func TestGenerate(t *testing.T) {
 	if ck == mk {
 		t.Error("cipher and MAC keys are equal")
 	}
-	loaded, err := Load(p.Dir)
+	loaded, err := LoadServer(p.Dir, t.TempDir())
 	if err != nil || loaded.Keys != p.Keys || loaded.KnockPort != 666 {
 		t.Fatalf("Load after Generate = %+v, %v", loaded, err)
 	}
-	if cmd := p.CopyCommand("myserver.com"); !strings.Contains(cmd, "scp root@myserver.com:"+p.Dir+"/* ~/.knockknock/myserver.com/") {
+	if cmd := p.CopyCommand("myserver.com"); !strings.Contains(cmd, "scp root@myserver.com:"+p.Dir+"/* ~/.knockknock/myserver.com/") ||
+		!strings.HasSuffix(cmd, " && chmod 600 ~/.knockknock/myserver.com/*") {
 		t.Errorf("CopyCommand = %q", cmd)
 	}
 }
@@ -105,7 +108,7 @@ func TestLoadAll(t *testing.T) {
 	os.Rename(copyProfile(t, originalDir, "f"), f)
 	os.WriteFile(filepath.Join(f, MACKeyFile), []byte("@@@\n"), 0o600)
 
-	got, errs := LoadAll(root)
+	got, errs := LoadAll(root, t.TempDir())
 	var names []string
 	for _, p := range got {
 		names = append(names, p.Name)

@@ -10,7 +10,29 @@
 //
 // The counter is shared by every process using the profile (a client and a
 // proxy, or a monitor), so it is only changed under an exclusive flock on the
-// profile directory, and written crash-safely.
+// directory holding it, and written crash-safely (temporary file, fsync,
+// rename, directory fsync). It never moves back and never wraps.
+//
+// On a client (Load) everything lives in ~/.knockknock/<host>/, the user's
+// alone: every file must be owned by the user and not open to group or
+// others (chmod 600).
+//
+// On a server (LoadServer, LoadAll) the profile directory is root's and
+// read-only to kk-monitor: directory 0750, files 0640, root:knockknock, as
+// Generate writes them. kk-monitor writes only its state counter,
+// <stateDir>/<name>/counter (stateDir is /var/lib/knockknock, systemd's
+// StateDirectory=), and locks <stateDir>/<name>. The profile's own counter
+// file is the seed: the first time kk-monitor loads a profile with no state
+// counter (a new profile, or one copied from an original install) it reads
+// the seed, read-only, and creates the state counter from it (TakeOver).
+// From then on only the state counter counts, and kk-monitor never writes
+// the profile directory. Keys must not be readable by others, nor by a
+// group other than kk-monitor's; no file may be writable by group or others
+// or owned by anyone but root or kk-monitor's user.
+//
+// Every file is opened without following a symlink or blocking (a FIFO),
+// must be a regular file, and is read through a MaxFileSize cap. Errors name
+// the file and what is wrong with it, never its content.
 package profile
 
 import (
@@ -50,23 +72,41 @@ type Profile struct {
 	Dir       string
 	KnockPort uint16
 	Keys      knock.Keys
+
+	counterDir string // holds the counter and is locked; "" means Dir
+	seed       string // a server's own counter file, read when counterDir has none
+	pol        policy
 }
 
-// Load reads the profile in dir. Every error names the file at fault; a
-// missing file wraps fs.ErrNotExist, a damaged one wraps ErrCorrupt.
+// Load reads the client profile in dir, where the counter lives too. Every
+// error names the file at fault; a missing file wraps fs.ErrNotExist, a
+// damaged one ErrCorrupt, a refused one (symlink, FIFO, too long, open to
+// others) ErrUnsafe.
 func Load(dir string) (*Profile, error) {
-	p := &Profile{Name: filepath.Base(dir), Dir: dir}
+	return load(&Profile{Name: filepath.Base(dir), Dir: dir, pol: private})
+}
+
+// LoadServer reads the server profile in dir, whose counter is
+// stateDir/<name>/counter or, until TakeOver creates that, the profile's own
+// counter file. Errors are as Load's.
+func LoadServer(dir, stateDir string) (*Profile, error) {
+	name := filepath.Base(dir)
+	return load(&Profile{Name: name, Dir: dir, pol: shared,
+		counterDir: filepath.Join(stateDir, name), seed: filepath.Join(dir, CounterFile)})
+}
+
+func load(p *Profile) (*Profile, error) {
 	var err error
-	if p.Keys.Cipher, err = readKey(p.path(CipherKeyFile)); err != nil {
+	if p.Keys.Cipher, err = readKey(p.path(CipherKeyFile), p.pol); err != nil {
 		return nil, err
 	}
-	if p.Keys.MAC, err = readKey(p.path(MACKeyFile)); err != nil {
+	if p.Keys.MAC, err = readKey(p.path(MACKeyFile), p.pol); err != nil {
 		return nil, err
 	}
-	if p.KnockPort, err = ReadKnockPort(dir); err != nil {
+	if p.KnockPort, err = readKnockPort(p.Dir, p.pol); err != nil {
 		return nil, err
 	}
-	if _, err := readCounter(p.path(CounterFile)); err != nil {
+	if _, err := p.Counter(); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -74,11 +114,11 @@ func Load(dir string) (*Profile, error) {
 
 func (p *Profile) path(name string) string { return filepath.Join(p.Dir, name) }
 
-func readKey(path string) ([16]byte, error) {
+func readKey(path string, pol policy) ([16]byte, error) {
 	var key [16]byte
-	data, err := os.ReadFile(path)
+	data, err := readFile(path, pol, true)
 	if err != nil {
-		return key, fmt.Errorf("reading key: %w", err)
+		return key, err
 	}
 	text := strings.TrimSpace(string(data))
 	if text == "" {
@@ -95,17 +135,22 @@ func readKey(path string) ([16]byte, error) {
 	return key, nil
 }
 
-// ReadKnockPort reads the knock port from the config file of the profile in
-// dir.
+// ReadKnockPort reads the knock port from the config file of the server
+// profile in dir. It reads nothing else: the firewall's port scan needs no
+// key or counter.
 func ReadKnockPort(dir string) (uint16, error) {
+	return readKnockPort(dir, shared)
+}
+
+func readKnockPort(dir string, pol policy) (uint16, error) {
 	path := filepath.Join(dir, ConfigFile)
-	data, err := os.ReadFile(path)
+	data, err := readFile(path, pol, false)
 	if err != nil {
-		return 0, fmt.Errorf("reading profile config: %w", err)
+		return 0, err
 	}
 	f, err := ini.Parse(path, data)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		return 0, fmt.Errorf("%s: %w: not an INI file with [main] knock_port = N", path, ErrCorrupt)
 	}
 	v, ok := f.Get("main", "knock_port")
 	if !ok {
@@ -113,48 +158,111 @@ func ReadKnockPort(dir string) (uint16, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 65535 {
-		return 0, fmt.Errorf("%s: %w: knock_port = %q, want 1-65535", path, ErrCorrupt, v)
+		return 0, fmt.Errorf("%s: %w: knock_port is not a number from 1 to 65535", path, ErrCorrupt)
 	}
 	return uint16(n), nil
 }
 
-// LoadAll loads every profile directory in profilesDir, sorted by name. A
-// profile that fails to load is left out with an error naming its file. Two
-// or more profiles sharing a knock port are all left out, with an error
-// naming them, since a knock could not be told apart.
-func LoadAll(profilesDir string) ([]*Profile, []error) {
-	entries, err := os.ReadDir(profilesDir)
+// LoadAll loads every server profile directory in profilesDir, sorted by
+// name, with its counter in stateDir (see LoadServer). A profile that fails
+// to load is left out with an error naming its file. Two or more profiles
+// sharing a knock port are all left out, with an error naming them, since a
+// knock could not be told apart.
+func LoadAll(profilesDir, stateDir string) ([]*Profile, []error) {
+	names, err := profileNames(profilesDir)
 	if err != nil {
-		return nil, []error{fmt.Errorf("reading profiles directory: %w", err)}
+		return nil, []error{err}
 	}
 	var loaded []*Profile
 	var errs []error
-	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		p, err := Load(filepath.Join(profilesDir, e.Name()))
+	ports := map[string]uint16{}
+	for _, name := range names {
+		p, err := LoadServer(filepath.Join(profilesDir, name), stateDir)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("profile %s skipped: %w", e.Name(), err))
+			errs = append(errs, fmt.Errorf("profile %s skipped: %w", name, err))
 			continue
 		}
 		loaded = append(loaded, p)
+		ports[name] = p.KnockPort
 	}
-	byPort := map[uint16][]string{}
-	for _, p := range loaded {
-		byPort[p.KnockPort] = append(byPort[p.KnockPort], p.Name)
-	}
+	keep, clash := unshared(ports)
 	var served []*Profile
 	for _, p := range loaded {
-		if names := byPort[p.KnockPort]; len(names) > 1 {
-			if names[0] == p.Name {
-				errs = append(errs, fmt.Errorf("profiles %s share knock port %d; none of them is served until each has its own port",
-					strings.Join(names, ", "), p.KnockPort))
-			}
+		if keep[p.Name] {
+			served = append(served, p)
+		}
+	}
+	return served, append(errs, clash...)
+}
+
+// KnockPorts returns the sorted knock ports of the profiles in profilesDir,
+// reading only each profile's config file, never a key or a counter. A
+// profile whose config fails to load, or that shares its port, is left out
+// with an error, as in LoadAll.
+func KnockPorts(profilesDir string) ([]uint16, []error) {
+	names, err := profileNames(profilesDir)
+	if err != nil {
+		return nil, []error{err}
+	}
+	var errs []error
+	ports := map[string]uint16{}
+	for _, name := range names {
+		port, err := ReadKnockPort(filepath.Join(profilesDir, name))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("profile %s skipped: %w", name, err))
 			continue
 		}
-		served = append(served, p)
+		ports[name] = port
 	}
-	sort.Slice(served, func(i, j int) bool { return served[i].Name < served[j].Name })
-	return served, errs
+	keep, clash := unshared(ports)
+	var out []uint16
+	for name, port := range ports {
+		if keep[name] {
+			out = append(out, port)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, append(errs, clash...)
+}
+
+// profileNames lists the profile directories in profilesDir, sorted. A
+// symlink is not a profile directory.
+func profileNames(profilesDir string) ([]string, error) {
+	entries, err := os.ReadDir(profilesDir)
+	if err != nil {
+		return nil, fmt.Errorf("reading profiles directory: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// unshared reports which profiles have a knock port of their own, and an
+// error for each port several profiles share.
+func unshared(ports map[string]uint16) (keep map[string]bool, errs []error) {
+	byPort := map[uint16][]string{}
+	for name, port := range ports {
+		byPort[port] = append(byPort[port], name)
+	}
+	keep = map[string]bool{}
+	var shared []uint16
+	for port, names := range byPort {
+		if len(names) == 1 {
+			keep[names[0]] = true
+		} else {
+			shared = append(shared, port)
+		}
+	}
+	sort.Slice(shared, func(i, j int) bool { return shared[i] < shared[j] })
+	for _, port := range shared {
+		names := byPort[port]
+		sort.Strings(names)
+		errs = append(errs, fmt.Errorf("profiles %s share knock port %d; none of them is served until each has its own port",
+			strings.Join(names, ", "), port))
+	}
+	return keep, errs
 }

@@ -36,7 +36,7 @@ func copyProfile(t *testing.T, src, name string) string {
 }
 
 func TestLoadOriginal(t *testing.T) {
-	p, err := Load(originalDir)
+	p, err := Load(copyProfile(t, originalDir, "clement-laptop"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,16 +82,16 @@ func TestCorruptFiles(t *testing.T) {
 		notExist               bool
 	}{
 		{"empty counter", CounterFile, "", "empty", false},
-		{"counter not a number", CounterFile, "12a\n", "\"12a\" is not a whole number", false},
-		{"negative counter", CounterFile, "-1\n", "not a whole number", false},
+		{"counter not a number", CounterFile, "12a\n", "not a decimal number", false},
+		{"negative counter", CounterFile, "-1\n", "not a decimal number", false},
 		{"counter too big", CounterFile, "4294967297\n", "past the largest counter", false},
 		{"empty cipher key", CipherKeyFile, "\n", "empty", false},
 		{"bad base64", CipherKeyFile, "not*base64\n", "not valid base64", false},
 		{"short mac key", MACKeyFile, "AAECAwQFBgcICQoLDA0O\n", "key is 15 bytes, want 16", false},
 		{"long mac key", MACKeyFile, "AAECAwQFBgcICQoLDA0ODxA=\n", "key is 17 bytes", false},
 		{"config without port", ConfigFile, "[main]\n", "no knock_port", false},
-		{"config bad port", ConfigFile, "[main]\nknock_port = 70000\n", "knock_port = \"70000\"", false},
-		{"config not ini", ConfigFile, "knock_port\n", "expected", false},
+		{"config bad port", ConfigFile, "[main]\nknock_port = 70000\n", "knock_port is not a number from 1 to 65535", false},
+		{"config not ini", ConfigFile, "knock_port\n", "not an INI file", false},
 		{"missing counter", CounterFile, "", "no such file", true},
 		{"missing mac key", MACKeyFile, "", "no such file", true},
 	}

@@ -32,8 +32,8 @@ func (e *ProfileError) Unwrap() error { return e.Err }
 
 // ScpHint returns the command that copies a profile for host into dir.
 func ScpHint(host, dir string) string {
-	return fmt.Sprintf("mkdir -p %s && scp root@%s:/etc/knockknock.d/profiles/<profileName>/* %s/",
-		tildify(dir), host, tildify(strings.TrimSuffix(dir, "/")))
+	return fmt.Sprintf("mkdir -p %s && scp root@%s:/etc/knockknock.d/profiles/<profileName>/* %s/ && chmod 600 %s/*",
+		tildify(dir), host, tildify(strings.TrimSuffix(dir, "/")), tildify(strings.TrimSuffix(dir, "/")))
 }
 
 // tildify writes a path under the home directory the way the user types it.
