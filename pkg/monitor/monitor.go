@@ -91,6 +91,7 @@ type Monitor struct {
 
 	lines, accepted, opened, refused, failed atomic.Uint64
 	prefixed                                 atomic.Uint64 // lines carrying the log prefix
+	long                                     longLines     // lines dropped as too long
 }
 
 // New checks the privileges, loads the configuration and profiles and
@@ -216,7 +217,8 @@ func (m *Monitor) follow(ctx context.Context, st *state, at *place) error {
 		opt := kernlog.JournalOptions{Resume: &at.cursor}
 		err = kernlog.FollowJournal(fctx, m.journalArgs(), opt, m.handleJournal)
 	} else {
-		opt := kernlog.FileOptions{FromStart: m.opts.FromStart, ExitAtEOF: m.opts.ExitAtEOF, Resume: &at.pos}
+		opt := kernlog.FileOptions{FromStart: m.opts.FromStart, ExitAtEOF: m.opts.ExitAtEOF, Resume: &at.pos,
+			TooLong: m.lineTooLong}
 		err = kernlog.FollowFile(fctx, st.cfg.LogFile, opt, m.handleSyslog)
 	}
 	select {
