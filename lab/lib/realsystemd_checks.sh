@@ -203,6 +203,23 @@ chk_kk_check_broken() {
 	echo "exit 1; $(grep -c '^FAIL' <<<"$out") FAIL lines, each with its fix"
 }
 
+# chk_profile_trust: after README's commands the profile is root's and only
+# readable by knockknock, and the monitor counts in its StateDirectory, never
+# in /etc.
+chk_profile_trust() {
+	local modes etc state
+	modes=$(nsenter_ct stat -c '%n %a %U:%G' "$PROFILE_DIR_CT" "$PROFILE_DIR_CT"/cipher.key "$PROFILE_DIR_CT"/mac.key)
+	while read -r f m o; do
+		case "$f" in *.key) want=640 ;; *) want=750 ;; esac
+		[ "$m $o" = "$want root:knockknock" ] || { echo "$f is $m $o, want $want root:knockknock"; return 1; }
+	done <<<"$modes"
+	etc=$(nsenter_ct cat "$PROFILE_DIR_CT/counter")
+	state=$(nsenter_ct cat /var/lib/knockknock/clement-laptop/counter 2>&1) || { echo "no state counter: $state"; return 1; }
+	[ "$etc" = 0 ] || { echo "/etc counter is $etc: kk-monitor wrote it"; return 1; }
+	[ "$state" -ge 2 ] || { echo "state counter is $state after two knocks"; return 1; }
+	echo "profile 0750/0640 root:knockknock, /etc counter still 0, /var/lib/knockknock counter $state"
+}
+
 run_checks() {
 	check "README's units are active" chk_units_active
 	check "kk-monitor runs as knockknock with CapEff 0" chk_monitor_user
@@ -214,6 +231,7 @@ run_checks() {
 	check "with rsyslog: a knock read from $KKLOG socket-activates kk-firewall, TCP gets through" chk_knock activates
 	check "after delay the rule is gone" chk_expiry
 	check "systemctl reload kk-monitor keeps it active" chk_reload
+	check "keys root's and read-only to kk-monitor; counters in its StateDirectory" chk_profile_trust
 	check "kk-monitor check: a working server is OK" chk_kk_check_ok
 	check "the units' journal has no error" chk_journal_clean
 	check "journal priorities: an error at err, info at info" chk_journal_priority
