@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/kk-project/kk/pkg/profile"
 )
 
 // An identity is the user kk-monitor runs as, with the groups it has when
@@ -84,7 +86,7 @@ func (id *identity) primaryGroup() string {
 	if len(id.groups) > 0 {
 		return id.groups[0] // lookupIdentity adds the primary group first
 	}
-	return groupName(id.gid)
+	return profile.GroupName(id.gid)
 }
 
 // inGroup reports whether the identity has the group named name.
@@ -147,19 +149,5 @@ func owner(fi fs.FileInfo) (uid, gid uint32) {
 // describe formats a file's mode and owner as "0640 root:adm".
 func describe(fi fs.FileInfo) string {
 	uid, gid := owner(fi)
-	return fmt.Sprintf("%04o %s:%s", fi.Mode().Perm(), userName(uid), groupName(gid))
-}
-
-func userName(uid uint32) string {
-	if u, err := user.LookupId(strconv.Itoa(int(uid))); err == nil {
-		return u.Username
-	}
-	return strconv.Itoa(int(uid))
-}
-
-func groupName(gid uint32) string {
-	if g, err := user.LookupGroupId(strconv.Itoa(int(gid))); err == nil {
-		return g.Name
-	}
-	return strconv.Itoa(int(gid))
+	return fmt.Sprintf("%04o %s:%s", fi.Mode().Perm(), profile.UserName(uid), profile.GroupName(gid))
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 
 	"github.com/kk-project/kk/pkg/config"
+	"github.com/kk-project/kk/pkg/profile"
 )
 
 // checkLogSource checks that kk-monitor's user can read the kernel log it
@@ -103,7 +104,7 @@ func (r *run) logFileFix(path string, fi fs.FileInfo) string {
 	_, gid := owner(fi)
 	if gid != 0 && fi.Mode().Perm()&0o040 != 0 {
 		return fmt.Sprintf("usermod -aG %s %s, then systemctl restart kk-monitor (kk-monitor.service adds adm with SupplementaryGroups=)",
-			groupName(gid), r.id.name)
+			profile.GroupName(gid), r.id.name)
 	}
 	return fmt.Sprintf("chgrp adm %s && chmod 640 %s, and have rsyslog create it so ($FileGroup adm, $FileCreateMode 0640)", path, path)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kk-project/kk/pkg/config"
+	"github.com/kk-project/kk/pkg/profile"
 )
 
 func TestCheckLogFile(t *testing.T) {
@@ -49,7 +50,7 @@ func TestLogFileFix(t *testing.T) {
 		fi   fakeInfo
 		want string
 	}{
-		{fakeInfo{0o640, 0, 4}, "usermod -aG " + groupName(4) + " kkmon, then systemctl restart kk-monitor"},
+		{fakeInfo{0o640, 0, 4}, "usermod -aG " + profile.GroupName(4) + " kkmon, then systemctl restart kk-monitor"},
 		{fakeInfo{0o600, 0, 0}, "chgrp adm /var/log/kern.log && chmod 640 /var/log/kern.log"},
 		{fakeInfo{0o600, 0, 4}, "chgrp adm /var/log/kern.log && chmod 640 /var/log/kern.log"},
 	}

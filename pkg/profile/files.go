@@ -102,7 +102,7 @@ func checkMode(path string, fi fs.FileInfo, pol policy, secret bool) error {
 		switch {
 		case st.Uid != euid:
 			return fmt.Errorf("%s: %w: owned by %s, not by you (%s): chown %s %s",
-				path, ErrUnsafe, userName(st.Uid), userName(euid), userName(euid), path)
+				path, ErrUnsafe, UserName(st.Uid), UserName(euid), UserName(euid), path)
 		case perm&0o077 != 0:
 			return fmt.Errorf("%s: %w: open to group or others (mode %04o): chmod 600 %s", path, ErrUnsafe, perm, path)
 		}
@@ -111,26 +111,30 @@ func checkMode(path string, fi fs.FileInfo, pol policy, secret bool) error {
 	switch {
 	case st.Uid != 0 && st.Uid != euid:
 		return fmt.Errorf("%s: %w: owned by %s, neither root nor kk-monitor's user %s: chown root %s",
-			path, ErrUnsafe, userName(st.Uid), userName(euid), path)
+			path, ErrUnsafe, UserName(st.Uid), UserName(euid), path)
 	case perm&0o022 != 0:
 		return fmt.Errorf("%s: %w: writable by group or others (mode %04o): chmod go-w %s", path, ErrUnsafe, perm, path)
 	case secret && perm&0o007 != 0:
 		return fmt.Errorf("%s: %w: readable by others (mode %04o): chmod 640 %s", path, ErrUnsafe, perm, path)
 	case secret && perm&0o040 != 0 && st.Gid != egid && euid != 0:
 		return fmt.Errorf("%s: %w: readable by group %s, not kk-monitor's group %s: chgrp %s %s",
-			path, ErrUnsafe, groupName(st.Gid), groupName(egid), groupName(egid), path)
+			path, ErrUnsafe, GroupName(st.Gid), GroupName(egid), GroupName(egid), path)
 	}
 	return nil
 }
 
-func userName(uid uint32) string {
+// UserName returns the name of uid for a message, or the number if it has
+// none.
+func UserName(uid uint32) string {
 	if u, err := user.LookupId(strconv.Itoa(int(uid))); err == nil {
 		return u.Username
 	}
 	return strconv.Itoa(int(uid))
 }
 
-func groupName(gid uint32) string {
+// GroupName returns the name of gid for a message, or the number if it has
+// none.
+func GroupName(gid uint32) string {
 	if g, err := user.LookupGroupId(strconv.Itoa(int(gid))); err == nil {
 		return g.Name
 	}
