@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/kk-project/kk/pkg/firewall"
 	"github.com/kk-project/kk/pkg/fwrpc"
+	"github.com/kk-project/kk/pkg/kernlog"
 	"github.com/kk-project/kk/pkg/peercred"
 	"github.com/kk-project/kk/pkg/sdlog"
 	fwpb "github.com/kk-project/kk/proto/knockknock/firewall/v1"
@@ -52,6 +54,7 @@ func run(o options) error {
 	case len(o.args) > 0:
 		return fmt.Errorf("unknown command %q (the only command is cleanup)", strings.Join(o.args, " "))
 	}
+	warnNetnsLogging(log)
 	uids, err := parseUsers(o.allowUsers)
 	if err != nil {
 		return err
@@ -137,4 +140,14 @@ func registerIntrospection(srv *grpc.Server) {
 	hs.SetServingStatus(fwpb.Firewall_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
+}
+
+// warnNetnsLogging warns when net.netfilter.nf_log_all_netns is 1, since any
+// local user may then have the kernel log a forged knock. kk-monitor cannot
+// see the sysctl from its private network namespace; kk-firewall runs in the
+// host's, where it exists.
+func warnNetnsLogging(log *slog.Logger) {
+	if on, err := kernlog.NetnsLogging(nil); err == nil && on {
+		log.Warn("net.netfilter.nf_log_all_netns = 1: "+kernlog.NetnsLogRisk, "fix", kernlog.NetnsLogFix)
+	}
 }
