@@ -15,7 +15,7 @@ import (
 // owner out.
 func writeFileAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := atomicOps.createTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
@@ -24,23 +24,53 @@ func writeFileAtomic(path string, data []byte) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err = tmp.Write(data); err != nil {
+	if err = atomicOps.write(tmp, data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("writing %s: %w", tmp.Name(), err)
 	}
 	keepOwner(tmp, path)
-	if err = tmp.Sync(); err != nil {
+	if err = atomicOps.sync(tmp); err != nil {
 		tmp.Close()
 		return fmt.Errorf("syncing %s: %w", tmp.Name(), err)
 	}
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", tmp.Name(), err)
 	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
+	if err = atomicOps.rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("replacing %s: %w", path, err)
 	}
-	return syncDir(dir)
+	return atomicOps.syncDir(dir)
 }
+
+// fileOps are the steps of writeFileAtomic whose order makes it crash-safe.
+// They go through atomicOps only so that a test can record that order
+// (a SIGKILL cannot show a missing fsync; only a power cut can): production
+// never replaces osFileOps, and the methods do nothing but the call named.
+type fileOps interface {
+	createTemp(dir, pattern string) (*os.File, error)
+	write(f *os.File, data []byte) error
+	sync(f *os.File) error
+	rename(oldpath, newpath string) error
+	syncDir(dir string) error
+}
+
+var atomicOps fileOps = osFileOps{}
+
+// osFileOps are the real calls.
+type osFileOps struct{}
+
+func (osFileOps) createTemp(dir, pattern string) (*os.File, error) {
+	return os.CreateTemp(dir, pattern)
+}
+
+func (osFileOps) write(f *os.File, data []byte) error {
+	_, err := f.Write(data)
+	return err
+}
+
+func (osFileOps) sync(f *os.File) error                { return f.Sync() }
+func (osFileOps) rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+func (osFileOps) syncDir(dir string) error             { return syncDir(dir) }
 
 func keepOwner(tmp *os.File, path string) {
 	if os.Geteuid() != 0 {

@@ -9,9 +9,12 @@ import (
 	"testing"
 )
 
-// The child mode of the test binary: increment the counter of the profile
-// in KK_LOCK_CHILD_DIR KK_LOCK_CHILD_N times.
+// The child modes of the test binary: increment the counter of the profile
+// in KK_LOCK_CHILD_DIR KK_LOCK_CHILD_N times, or until killed (crashChild).
 func TestMain(m *testing.M) {
+	if os.Getenv("KK_CRASH_CHILD_DIR") != "" {
+		crashChild()
+	}
 	if dir := os.Getenv("KK_LOCK_CHILD_DIR"); dir != "" {
 		n, _ := strconv.Atoi(os.Getenv("KK_LOCK_CHILD_N"))
 		p := &Profile{Dir: dir}
