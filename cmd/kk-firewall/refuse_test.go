@@ -32,11 +32,30 @@ func rawClient(t *testing.T, sock string) fwpb.FirewallClient {
 	return fwpb.NewFirewallClient(conn)
 }
 
+// TestRefusalsOverGRPCChangeNothing runs the refusal table against a helper
+// with --allow-ports and one without, since the port list would otherwise
+// hide a refusal that only the range checks make.
 func TestRefusalsOverGRPCChangeNothing(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"with --allow-ports", []string{"--allow-ports", "22,443"}},
+		{"without --allow-ports", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testRefusals(t, tc.args...)
+		})
+	}
+}
+
+func testRefusals(t *testing.T, args ...string) {
 	l := newLab(t)
 	sock := filepath.Join(socketDir(t), "fw.sock")
-	startHelper(t, l.srv, sock, "--allow-ports", "22,443", "--max-duration", "60s", "--max-openings", "2")
+	startHelper(t, l.srv, sock, append([]string{"--max-duration", "60s", "--max-openings", "2"}, args...)...)
+	withPorts := len(args) > 0
 	c := rawClient(t, sock)
 	ok := func(ip string) *fwpb.OpenRequest {
 		return &fwpb.OpenRequest{SourceIp: ip, Port: 22, DurationSeconds: 30, Profile: "lab"}
@@ -76,11 +95,15 @@ func TestRefusalsOverGRPCChangeNothing(t *testing.T) {
 		{"port 0", func() error { return open(with(func(r *fwpb.OpenRequest) { r.Port = 0 })) }, codes.InvalidArgument},
 		{"port 65536", func() error { return open(with(func(r *fwpb.OpenRequest) { r.Port = 65536 })) }, codes.InvalidArgument},
 		{"port max uint32", func() error { return open(with(func(r *fwpb.OpenRequest) { r.Port = math.MaxUint32 })) }, codes.InvalidArgument},
-		{"port not in --allow-ports", func() error { return open(with(func(r *fwpb.OpenRequest) { r.Port = 23 })) }, codes.InvalidArgument},
+		{"port 70000 (4464 once truncated)", func() error { return open(with(func(r *fwpb.OpenRequest) { r.Port = 70000 })) }, codes.InvalidArgument},
 		{"duration 0", func() error { return open(with(func(r *fwpb.OpenRequest) { r.DurationSeconds = 0 })) }, codes.InvalidArgument},
 		{"duration negative", func() error { return open(with(func(r *fwpb.OpenRequest) { r.DurationSeconds = -5 })) }, codes.InvalidArgument},
 		{"duration over --max-duration", func() error { return open(with(func(r *fwpb.OpenRequest) { r.DurationSeconds = 61 })) }, codes.InvalidArgument},
 		{"duration max int64", func() error { return open(with(func(r *fwpb.OpenRequest) { r.DurationSeconds = math.MaxInt64 })) }, codes.InvalidArgument},
+		{"duration min int64", func() error { return open(with(func(r *fwpb.OpenRequest) { r.DurationSeconds = math.MinInt64 })) }, codes.InvalidArgument},
+		{"duration negative, 15 s once multiplied", func() error {
+			return open(with(func(r *fwpb.OpenRequest) { r.DurationSeconds = -36028797018963953 }))
+		}, codes.InvalidArgument},
 		{"profile over-long", func() error { return open(with(func(r *fwpb.OpenRequest) { r.Profile = strings.Repeat("p", 65) })) }, codes.InvalidArgument},
 		{"profile huge", func() error { return open(with(func(r *fwpb.OpenRequest) { r.Profile = strings.Repeat("p", 100000) })) }, codes.InvalidArgument},
 		{"profile with quote", func() error { return open(with(func(r *fwpb.OpenRequest) { r.Profile = `a" -j DROP "` })) }, codes.InvalidArgument},
@@ -91,6 +114,13 @@ func TestRefusalsOverGRPCChangeNothing(t *testing.T) {
 		{"revoke multicast", func() error { return revoke("224.0.0.1", 22) }, codes.InvalidArgument},
 		{"revoke not open", func() error { return revoke(l.other, 22) }, codes.NotFound},
 		{"over --max-openings", func() error { return ipCase(l.other) }, codes.ResourceExhausted},
+	}
+	if withPorts {
+		cases = append(cases, struct {
+			name string
+			call func() error
+			code codes.Code
+		}{"port not in --allow-ports", func() error { return open(with(func(r *fwpb.OpenRequest) { r.Port = 23 })) }, codes.InvalidArgument})
 	}
 	before := append(chain(t, l.srv, "iptables"), chain(t, l.srv, "ip6tables")...)
 	if len(before) != 2 {

@@ -40,6 +40,9 @@ func requestFromProto(r *fwpb.OpenRequest) (firewall.OpenRequest, error) {
 		return firewall.OpenRequest{}, err
 	}
 	secs := r.GetDurationSeconds()
+	if secs <= 0 { // checked here: a large negative value wraps positive once multiplied
+		return firewall.OpenRequest{}, fmt.Errorf("%w: duration_seconds %d must be positive", firewall.ErrInvalid, secs)
+	}
 	if secs > maxSeconds {
 		return firewall.OpenRequest{}, fmt.Errorf("%w: duration_seconds %d is too large", firewall.ErrInvalid, secs)
 	}
