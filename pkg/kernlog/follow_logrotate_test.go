@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -120,4 +121,63 @@ func checkNumbered(t *testing.T, got []string, n int) {
 		t.Fatalf("of %d lines written, %d lost and %d read twice; %d read in all", n, lost, twice, len(got))
 	}
 	checkTail(t, got, numbered("line", n+1)[1:])
+}
+
+// TestFollowFileDrainsOldFirst rotates as logrotate's create does, at its
+// worst for the follower: the log is renamed and an empty one created, then
+// the logger, not yet told to reopen, writes 20 more lines to the old file,
+// and only then its first lines to the new one. Every late line must arrive,
+// before the first new one: a follower that switches to the new file as soon
+// as it appears loses them, and fails here in a fraction of a second.
+func TestFollowFileDrainsOldFirst(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kern.log")
+	appendLines(t, path, "old")
+	c := startFollow(t, path, FileOptions{})
+	skip := syncFollower(t, c, path)
+	old, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Each late line is waited for, so that a follower about to switch has
+	// done so before the next; once one is missing, the rest are not waited
+	// for. The pauses spread them over 100 ms at least, as a logger's until
+	// its HUP, so a follower that waits for less than that also fails.
+	wait := 200 * time.Millisecond
+	late := numbered("late", 20)
+	for i, l := range late {
+		if _, err := old.WriteString(l + "\n"); err != nil {
+			t.Fatal(err)
+		}
+		if !waitUntil(wait, func() bool { return len(c.snapshot()) > skip+i }) {
+			wait = 0
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	appendLines(t, path, numbered("new", 5)...)
+	if !waitUntil(10*time.Second, func() bool { return slices.Contains(c.snapshot(), "new 4") }) {
+		t.Fatalf("the new file's lines never arrived: %q", c.snapshot()[skip:])
+	}
+	if got, want := c.snapshot()[skip:], append(late, numbered("new", 5)...); !slices.Equal(got, want) {
+		t.Fatalf("after the rotation the follower read\n\t%q\nwant the old file's late lines first:\n\t%q", got, want)
+	}
+}
+
+// waitUntil polls cond until it holds or d has passed, and reports whether
+// it held.
+func waitUntil(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); ; time.Sleep(time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+	}
 }
