@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -13,8 +14,12 @@ import (
 // directory. The new file keeps the old one's owner when the caller may set
 // it, so a root process touching a profile does not lock its unprivileged
 // owner out.
+//
+// The caller holds the profile's exclusive lock, so a temporary file already
+// beside path belongs to a writer that died mid-write: it is removed first.
 func writeFileAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
+	removeLeftovers(dir, "."+filepath.Base(path)+".tmp-")
 	tmp, err := atomicOps.createTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
@@ -93,4 +98,16 @@ func syncDir(dir string) error {
 		return fmt.Errorf("syncing directory %s: %w", dir, err)
 	}
 	return nil
+}
+
+// removeLeftovers deletes the entries of dir whose names start with prefix,
+// the temporary files of writers killed between create and rename. Errors
+// are ignored: a leftover is harmless, only untidy.
+func removeLeftovers(dir, prefix string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }

@@ -78,3 +78,30 @@ func TestUpdateCounterNeverBack(t *testing.T) {
 		})
 	}
 }
+
+// TestLeftoverTempFilesRemoved: a writer killed between creating its
+// temporary file and renaming it leaves the file behind; the next update,
+// under the same lock, removes it and leaves other files alone.
+func TestLeftoverTempFilesRemoved(t *testing.T) {
+	dir := copyProfile(t, originalDir, "p")
+	leftover := filepath.Join(dir, "."+CounterFile+".tmp-123456")
+	other := filepath.Join(dir, ".other.tmp-1")
+	for _, f := range []string{leftover, other} {
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.NextKnock(22); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+		t.Errorf("leftover %s still there after an update: %v", leftover, err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("%s, not a counter's temporary file, was removed: %v", other, err)
+	}
+}
