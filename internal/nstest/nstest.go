@@ -3,8 +3,9 @@
 // own rules.
 //
 // Outside CI a test that is not run as root is skipped with a loud message.
-// Under CI (CI=true) it fails instead, because CI runs as root and a skip
-// there would hide a missing proof.
+// Under CI (CI set to anything but "", "false" or "0", so CI=1 as well as
+// CI=true) it fails instead, because CI runs as root and a skip there would
+// hide a missing proof. Unavailable applies the same rule to other needs.
 package nstest
 
 import (
@@ -28,10 +29,28 @@ func RequireRoot(t testing.TB) {
 	if os.Geteuid() == 0 {
 		return
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("ROOT TEST NOT RUN: CI=true but not running as root; CI must run the root tests")
+	Unavailable(t, "ROOT TEST: needs root for network namespaces and iptables; run `make test` as root")
+}
+
+// UnderCI reports whether the tests run under CI: the CI variable is set to
+// anything but "", "false" or "0".
+func UnderCI() bool {
+	switch os.Getenv("CI") {
+	case "", "false", "0":
+		return false
 	}
-	t.Skip("SKIPPED ROOT TEST: needs root for network namespaces and iptables; run `make test` as root")
+	return true
+}
+
+// Unavailable stops t because something it needs is missing, as msg says.
+// Under CI the test fails, since CI must run every test; elsewhere it is
+// skipped with a loud message.
+func Unavailable(t testing.TB, msg string) {
+	t.Helper()
+	if UnderCI() {
+		t.Fatalf("NOT RUN under CI=%s: %s", os.Getenv("CI"), msg)
+	}
+	t.Skip("SKIPPED: " + msg)
 }
 
 // A NS is a network namespace created for one test and deleted by its cleanup.
