@@ -43,7 +43,7 @@ func BenchmarkOpenRulePresent(b *testing.B) {
 		}
 		if i < 3 {
 			ns.Run(b, "iptables", "-C", "KNOCKKNOCK", "-s", o.IP.String(), "-p", "tcp", "--dport", "22",
-				"-m", "conntrack", "--ctstate", "NEW", "-m", "limit", "--limit", "1/min", "--limit-burst", "1",
+				"-m", "conntrack", "--ctstate", "NEW", "-m", "limit", "--limit", "1/day", "--limit-burst", "1",
 				"-m", "time", "--datestop", o.Deadline.Add(-time.Second).UTC().Format("2006-01-02T15:04:05"),
 				"-m", "comment", "--comment", fmt.Sprintf("knockknock deadline=%s profile=bench", o.Deadline.UTC().Format(time.RFC3339)),
 				"-j", "ACCEPT")

@@ -21,7 +21,7 @@ func wantRule(ip string, port uint16, deadline time.Time, profile string) string
 	if strings.Contains(ip, ":") {
 		bits = "/128"
 	}
-	return fmt.Sprintf("-A KNOCKKNOCK -s %s%s -p tcp -m tcp --dport %d -m conntrack --ctstate NEW -m limit --limit 1/min --limit-burst 1"+
+	return fmt.Sprintf("-A KNOCKKNOCK -s %s%s -p tcp -m tcp --dport %d -m conntrack --ctstate NEW -m limit --limit 1/day --limit-burst 1"+
 		" -m time --datestop %s -m comment --comment \"knockknock deadline=%s profile=%s\" -j ACCEPT",
 		ip, bits, port, deadline.Add(-time.Second).UTC().Format("2006-01-02T15:04:05"), deadline.UTC().Format(time.RFC3339), profile)
 }

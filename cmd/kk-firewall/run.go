@@ -65,6 +65,9 @@ func run(o options) error {
 	if o.policy.MaxDuration <= 0 || o.policy.MaxOpenings <= 0 {
 		return errors.New("--max-duration and --max-openings must be positive")
 	}
+	if o.policy.MaxDuration > firewall.MaxOpeningDuration {
+		return fmt.Errorf("--max-duration %v is over %v: an opening must end well before its rule's one-connection limit refills (a day)", o.policy.MaxDuration, firewall.MaxOpeningDuration)
+	}
 	// Sweep before listening, so a client that can connect sees a clean chain.
 	m, err := firewall.NewIPTables(firewall.Config{Policy: o.policy, Log: log})
 	if err != nil {

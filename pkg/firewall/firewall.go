@@ -5,6 +5,14 @@
 // iptables implementation, the gRPC service that kk-firewall serves, the gRPC
 // client that kk-monitor uses and the in-memory fake used by tests all
 // implement it.
+//
+// An opening admits one new connection, however long it lasts. The
+// iptables rule carries -m limit --limit 1/day --limit-burst 1: its bucket
+// holds one connection and refills only a day after it is used, while no
+// opening may last longer than MaxOpeningDuration (12 h). The bucket lives
+// with the rule in the kernel, so a restarted helper does not refill it;
+// a rule replaced with a new one (a moved deadline, or an adopted rule
+// capped at --max-duration) starts with a full bucket.
 package firewall
 
 import (

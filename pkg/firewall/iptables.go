@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,7 +84,20 @@ func NewIPTables(cfg Config) (*IPTables, error) {
 	} else {
 		v6 = brokenIPT{fmt.Errorf("finding ip6tables (install the iptables package): %w", err)}
 	}
-	return newIPTables(v4, v6, cfg)
+	m, err := newIPTables(v4, v6, cfg)
+	if err == nil && legacyBackend() {
+		m.log.Warn("iptables is iptables-legacy, where every rule change refills the one-connection limit of every opening: an opening may admit more than one connection",
+			"fix", "update-alternatives --set iptables /usr/sbin/iptables-nft; update-alternatives --set ip6tables /usr/sbin/ip6tables-nft")
+	}
+	return m, err
+}
+
+// legacyBackend reports whether the iptables on PATH, which go-iptables
+// runs, is iptables-legacy. Legacy replaces the whole table on each change
+// and so resets every -m limit bucket; nf_tables keeps each rule's own.
+func legacyBackend() bool {
+	out, err := exec.Command("iptables", "-V").Output()
+	return err == nil && strings.Contains(string(out), "(legacy)")
 }
 
 func newIPTables(v4, v6 iptabler, cfg Config) (*IPTables, error) {
@@ -214,17 +229,28 @@ func (m *IPTables) Close() error {
 	return nil
 }
 
-// add writes o's rule, recreating Chain and the jump once if they vanished.
+// add writes o's rule. First it puts the INPUT jump back at position 1 if
+// something removed or displaced it, since a rule in a chain nothing jumps
+// to opens nothing; and it recreates Chain once if that vanished.
 func (m *IPTables) add(o Opening) error {
 	ipt, err := m.family(o.IP)
 	if err != nil {
 		return fmt.Errorf("adding rule for %s port %d: %w", o.IP, o.Port, err)
 	}
-	err = ipt.Append(table, Chain, ruleSpec(o)...)
-	if err != nil && isNotExist(err) {
-		m.log.Warn("chain missing; recreating it", "chain", Chain)
-		if err = m.ensureChain(o.IP.Is6()); err == nil {
-			err = ipt.Append(table, Chain, ruleSpec(o)...)
+	v6 := o.IP.Is6()
+	fixed, err := m.placeJump(v6)
+	if err == nil {
+		if fixed != "" {
+			m.warnJump(v6, fixed)
+		}
+		err = ipt.Append(table, Chain, ruleSpec(o)...)
+	}
+	if err != nil {
+		if exists, cerr := ipt.ChainExists(table, Chain); cerr == nil && !exists {
+			m.log.Warn("chain missing; recreating it", "chain", Chain, "family", familyName(v6))
+			if err = m.ensureChain(v6); err == nil {
+				err = ipt.Append(table, Chain, ruleSpec(o)...)
+			}
 		}
 	}
 	if err != nil {

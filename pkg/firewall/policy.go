@@ -14,6 +14,10 @@ const (
 	// DefaultMaxOpenings is the number of live openings allowed when
 	// Policy.MaxOpenings is zero.
 	DefaultMaxOpenings = 1024
+	// MaxOpeningDuration is the longest MaxDuration a Policy may have. It
+	// is well under the rule's limit period (a day), which is what keeps
+	// an opening to one new connection.
+	MaxOpeningDuration = 12 * time.Hour
 	// MaxProfileLen is the longest profile name accepted.
 	MaxProfileLen = 64
 )
@@ -28,6 +32,7 @@ type Policy struct {
 	// AllowPorts, when not empty, is the only set of ports that may be opened.
 	AllowPorts []uint16
 	// MaxDuration is the longest opening; zero means DefaultMaxDuration.
+	// Values over MaxOpeningDuration count as MaxOpeningDuration.
 	MaxDuration time.Duration
 	// MaxOpenings is the number of live openings allowed; zero means
 	// DefaultMaxOpenings.
@@ -95,7 +100,7 @@ func (p *Policy) portAllowed(port uint16) bool {
 
 func (p *Policy) maxDuration() time.Duration {
 	if p.MaxDuration > 0 {
-		return p.MaxDuration
+		return min(p.MaxDuration, MaxOpeningDuration)
 	}
 	return DefaultMaxDuration
 }

@@ -22,6 +22,16 @@ const (
 // jumpSpec is the INPUT rule that sends packets to Chain.
 var jumpSpec = []string{"-j", Chain}
 
+// limitRate is the rule's -m limit rate. With --limit-burst 1 the bucket
+// holds one connection and refills one period (a day) after it is used, and
+// no opening lasts that long (MaxOpeningDuration), so an opening admits one
+// new connection however long it is. A 1/min rate, as before, let a
+// 150-second opening admit a second connection after 60 s.
+const (
+	limitRate   = "1/day"
+	limitPeriod = 24 * time.Hour
+)
+
 // ruleSpec returns the rule for o: it admits one NEW TCP connection from
 // o.IP to o.Port, and the kernel stops matching it at o.Deadline even if
 // kk-firewall is dead. The comment lets a restarted helper find it again.
@@ -33,7 +43,7 @@ func ruleSpec(o Opening) []string {
 		"-s", o.IP.String(),
 		"-p", "tcp", "--dport", strconv.Itoa(int(o.Port)),
 		"-m", "conntrack", "--ctstate", "NEW",
-		"-m", "limit", "--limit", "1/min", "--limit-burst", "1",
+		"-m", "limit", "--limit", limitRate, "--limit-burst", "1",
 		"-m", "time", "--datestop", o.Deadline.Add(-time.Second).UTC().Format(datestopFmt),
 		"-m", "comment", "--comment", ruleComment(o),
 		"-j", "ACCEPT",

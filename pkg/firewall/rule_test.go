@@ -41,7 +41,7 @@ func TestParseRealIPTablesOutput(t *testing.T) {
 func TestRuleSpecIsTheDocumentedRule(t *testing.T) {
 	o := Opening{IP: netip.MustParseAddr("192.0.2.7"), Port: 22, Deadline: time.Date(2026, 11, 26, 12, 0, 5, 0, time.UTC), Profile: "p"}
 	got := strings.Join(ruleSpec(o), " ")
-	want := "-s 192.0.2.7 -p tcp --dport 22 -m conntrack --ctstate NEW -m limit --limit 1/min --limit-burst 1 " +
+	want := "-s 192.0.2.7 -p tcp --dport 22 -m conntrack --ctstate NEW -m limit --limit 1/day --limit-burst 1 " +
 		"-m time --datestop 2026-11-26T12:00:04 -m comment --comment knockknock deadline=2026-11-26T12:00:05Z profile=p -j ACCEPT"
 	if got != want {
 		t.Errorf("ruleSpec =\n%s\nwant\n%s", got, want)

@@ -3,6 +3,7 @@ package firewall
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-iptables/iptables"
@@ -17,7 +18,9 @@ func (m *IPTables) prepare(v6 bool) error {
 	return m.sweep(v6)
 }
 
-// ensureChain creates Chain and the INPUT jump at position 1 if missing.
+// ensureChain creates Chain if missing and puts the INPUT jump to it at
+// position 1. A jump that is missing is normal at first start; one that
+// something else displaced is logged.
 func (m *IPTables) ensureChain(v6 bool) error {
 	ipt := m.fams[v6]
 	exists, err := ipt.ChainExists(table, Chain)
@@ -29,16 +32,68 @@ func (m *IPTables) ensureChain(v6 bool) error {
 			return fmt.Errorf("creating chain %s: %w", Chain, err)
 		}
 	}
-	jumped, err := ipt.Exists(table, "INPUT", jumpSpec...)
-	if err != nil {
-		return fmt.Errorf("checking INPUT jump to %s: %w", Chain, err)
+	fixed, err := m.placeJump(v6)
+	if fixed == jumpDisplaced {
+		m.warnJump(v6, fixed)
 	}
-	if !jumped {
-		if err := ipt.Insert(table, "INPUT", 1, jumpSpec...); err != nil {
-			return fmt.Errorf("inserting INPUT jump to %s: %w", Chain, err)
+	return err
+}
+
+// What placeJump found wrong with the INPUT jump.
+const (
+	jumpMissing   = "missing"
+	jumpDisplaced = "not the first INPUT rule"
+)
+
+// jumpLine is jumpSpec as `iptables -S INPUT` prints it.
+var jumpLine = "-A INPUT " + strings.Join(jumpSpec, " ")
+
+// placeJump makes the INPUT jump to Chain the first INPUT rule, and the
+// only jump to it. It returns what was wrong ("" if nothing). The new jump
+// goes in before any stray one is deleted, so packets always meet one.
+func (m *IPTables) placeJump(v6 bool) (string, error) {
+	ipt := m.fams[v6]
+	lines, err := ipt.List(table, "INPUT")
+	if err != nil {
+		return "", fmt.Errorf("listing INPUT to check its jump to %s: %w", Chain, err)
+	}
+	rs := rules(lines)
+	if len(rs) > 0 && rs[0] == jumpLine && !slices.Contains(rs[1:], jumpLine) {
+		return "", nil
+	}
+	fixed := jumpMissing
+	if slices.Contains(rs, jumpLine) {
+		fixed = jumpDisplaced
+	}
+	if err := ipt.Insert(table, "INPUT", 1, jumpSpec...); err != nil {
+		return fixed, fmt.Errorf("inserting INPUT jump to %s: %w", Chain, err)
+	}
+	for i := len(rs) - 1; i >= 0; i-- {
+		if rs[i] == jumpLine {
+			if err := ipt.DeleteById(table, "INPUT", i+2); err != nil { // +1 for 1-based, +1 for the new jump
+				return fixed, fmt.Errorf("deleting stray INPUT jump to %s: %w", Chain, err)
+			}
 		}
 	}
-	return nil
+	return fixed, nil
+}
+
+// warnJump logs that the INPUT jump had to be put back, and what usually
+// takes it away, so the operator can fix the cause.
+func (m *IPTables) warnJump(v6 bool, fixed string) {
+	cause := "a flush or reload of INPUT: iptables -F INPUT, iptables-restore, ufw reload or a firewalld restart"
+	if fixed == jumpDisplaced {
+		cause = "rules inserted at the top of INPUT, as ufw and firewalld do on reload"
+	}
+	m.log.Warn("INPUT jump to "+Chain+" was "+fixed+"; re-inserted it at position 1",
+		"family", familyName(v6), "probable_cause", cause)
+}
+
+func familyName(v6 bool) string {
+	if v6 {
+		return "ip6tables"
+	}
+	return "iptables"
 }
 
 // sweep deletes expired, duplicate and unparseable rules from Chain and
@@ -50,6 +105,7 @@ func (m *IPTables) sweep(v6 bool) error {
 		return fmt.Errorf("listing chain %s: %w", Chain, err)
 	}
 	now := m.now()
+	latest := now.Add(m.policy.maxDuration())
 	var doomed []int // rule numbers, 1-based
 	for i, line := range rules(lines) {
 		o, ok := parseRule(line)
@@ -61,6 +117,12 @@ func (m *IPTables) sweep(v6 bool) error {
 			m.log.Info("deleting expired rule", "ip", o.IP, "port", o.Port, "deadline", o.Deadline)
 		case dup:
 			m.log.Warn("deleting duplicate rule", "rule", line)
+		case o.Deadline.After(latest):
+			// Replaced, not kept: a rule lasting past --max-duration would
+			// outlive the one-connection limit and keep the helper from idling.
+			if err := m.adoptCapped(ipt, o, latest.UTC().Truncate(time.Second)); err != nil {
+				return err
+			}
 		default:
 			m.log.Info("adopted opening", "ip", o.IP, "port", o.Port, "deadline", o.Deadline, "profile", o.Profile)
 			m.openings[key{o.IP, o.Port}] = o
@@ -74,6 +136,21 @@ func (m *IPTables) sweep(v6 bool) error {
 			return fmt.Errorf("deleting rule %d of chain %s: %w", n, Chain, err)
 		}
 	}
+	return nil
+}
+
+// adoptCapped adopts o with its deadline moved back to deadline, appending
+// the shorter rule; the caller deletes o's. Appending keeps the numbers of
+// the rules being swept.
+func (m *IPTables) adoptCapped(ipt iptabler, o Opening, deadline time.Time) error {
+	c := o
+	c.Deadline = deadline
+	if err := ipt.Append(table, Chain, ruleSpec(c)...); err != nil {
+		return fmt.Errorf("replacing rule for %s port %d with one capped at --max-duration: %w", o.IP, o.Port, err)
+	}
+	m.log.Warn("adopted opening lasted past --max-duration; capped it", "ip", o.IP, "port", o.Port,
+		"deadline", o.Deadline, "capped", c.Deadline, "max_duration", m.policy.maxDuration(), "profile", o.Profile)
+	m.openings[key{o.IP, o.Port}] = c
 	return nil
 }
 
