@@ -21,6 +21,8 @@ import (
 	"github.com/kk-project/kk/pkg/kernlog"
 	"github.com/kk-project/kk/pkg/knock"
 	"github.com/kk-project/kk/pkg/profile"
+
+	"github.com/kk-project/kk/internal/nstest"
 )
 
 // binary is the kk-monitor built once for the tests in this file.
@@ -182,7 +184,7 @@ func TestSIGHUPAddsProfile(t *testing.T) {
 
 func TestRefusesRootWithoutFlag(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("SKIPPED: only meaningful as root")
+		nstest.Unavailable(t, "only meaningful as root")
 	}
 	out, err := exec.Command(binary, "--profiles", t.TempDir(), "--log", "/dev/null").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--allow-root") {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/kk-project/kk/pkg/config"
 	"github.com/kk-project/kk/pkg/profile"
+
+	"github.com/kk-project/kk/internal/nstest"
 )
 
 func TestCheckLogFile(t *testing.T) {
@@ -63,7 +65,7 @@ func TestLogFileFix(t *testing.T) {
 
 func TestCheckJournal(t *testing.T) {
 	if _, err := exec.LookPath("journalctl"); err != nil {
-		t.Skip("no journalctl here: the journald check needs it")
+		nstest.Unavailable(t, "no journalctl here: the journald check needs it")
 	}
 	tests := []struct {
 		groups []string

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kk-project/kk/internal/nstest"
 )
 
 // A lateWriter appends numbered lines to a log, about one a millisecond,
@@ -70,7 +72,7 @@ func TestFollowFileLogrotateCreate(t *testing.T) {
 	logrotate, err := exec.LookPath("logrotate")
 	if err != nil {
 		if logrotate, err = exec.LookPath("/usr/sbin/logrotate"); err != nil {
-			t.Skip("SKIPPED: logrotate is not installed (apt-get install logrotate)")
+			nstest.Unavailable(t, "logrotate is not installed (apt-get install logrotate)")
 		}
 	}
 	dir := t.TempDir()

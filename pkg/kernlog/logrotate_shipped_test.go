@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/kk-project/kk/internal/nstest"
 )
 
 // shippedLogrotate is the logrotate file make install puts in
@@ -25,11 +27,11 @@ const shippedLogrotate = "../../systemd/logrotate.d/knockknock"
 // lines written before and after the rotation.
 func TestShippedLogrotateKeepsFollowing(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("SKIPPED: needs root for logrotate's create 0640 root adm")
+		nstest.Unavailable(t, "needs root for logrotate's create 0640 root adm")
 	}
 	lr, err := exec.LookPath("logrotate")
 	if err != nil {
-		t.Skip("SKIPPED: logrotate missing: apt-get install logrotate")
+		nstest.Unavailable(t, "logrotate missing: apt-get install logrotate")
 	}
 	dir := t.TempDir()
 	log := filepath.Join(dir, "kern.log")

@@ -68,10 +68,7 @@ func lookRsyslogd(t *testing.T) string {
 	nstest.RequireRoot(t) // imkmsg reads /dev/kmsg, LOG needs a namespace
 	p, err := exec.LookPath("rsyslogd")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("rsyslogd missing: apt-get install rsyslog")
-		}
-		t.Skip("SKIPPED: rsyslogd missing: apt-get install rsyslog")
+		nstest.Unavailable(t, "rsyslogd missing: apt-get install rsyslog")
 	}
 	return p
 }

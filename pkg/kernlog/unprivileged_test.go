@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kk-project/kk/internal/nstest"
 )
 
 // followHelperEnv makes the test binary a follower that prints each line on
@@ -38,7 +40,7 @@ func TestMain(m *testing.M) {
 // rather than give up, and lose nothing.
 func TestFollowFileRotationWithLateMode(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("SKIPPED: needs root to run the follower as another user")
+		nstest.Unavailable(t, "needs root to run the follower as another user")
 	}
 	dir := t.TempDir()
 	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestUserNamespaceKnockRefused(t *testing.T) {
 	out, err := exec.Command("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
 		"unshare", "-Urn", "sh", "-c", script).CombinedOutput()
 	if err != nil {
-		t.Skipf("SKIPPED: nobody cannot build a namespace with a LOG rule here (user namespaces off?): %v\n%s", err, out)
+		nstest.Unavailable(t, fmt.Sprintf("nobody cannot build a namespace with a LOG rule here (user namespaces off?): %v\n%s", err, out))
 	}
 	msg := nextKmsg(t, kmsg, "REJECT IN=lo ", "DPT="+port+" ")
 	p := NewParser("REJECT ", testPorts)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/kk-project/kk/pkg/profile"
+
+	"github.com/kk-project/kk/internal/nstest"
 )
 
 func TestValidKnockOpensOnce(t *testing.T) {
@@ -287,7 +289,7 @@ func TestBadProfileSkipped(t *testing.T) {
 
 func TestRefuseRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("SKIPPED: only meaningful as root")
+		nstest.Unavailable(t, "only meaningful as root")
 	}
 	h := newHarness(t)
 	opts := h.options()

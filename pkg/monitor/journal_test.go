@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kk-project/kk/internal/nstest"
 )
 
 const journalRemote = "/lib/systemd/systemd-journal-remote"
@@ -18,10 +20,7 @@ const journalRemote = "/lib/systemd/systemd-journal-remote"
 func appendJournal(t *testing.T, journal, transport string, messages ...string) {
 	t.Helper()
 	if _, err := os.Stat(journalRemote); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(journalRemote + " missing: apt-get install systemd-journal-remote")
-		}
-		t.Skip("SKIPPED: " + journalRemote + " missing: apt-get install systemd-journal-remote")
+		nstest.Unavailable(t, journalRemote+" missing: apt-get install systemd-journal-remote")
 	}
 	var export strings.Builder
 	for i, m := range messages {

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/kk-project/kk/internal/nstest"
 )
 
 // testGroup is the group the tests let read new profiles: one that is not
@@ -16,7 +18,7 @@ const testGroup = 4242
 
 func TestGenerateForGroup(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("giving a profile to another group needs root")
+		nstest.Unavailable(t, "giving a profile to another group needs root")
 	}
 	dir := filepath.Join(t.TempDir(), "profiles")
 	p, err := GenerateForGroup(dir, "clement-laptop", 666, testGroup)
@@ -46,7 +48,7 @@ func TestGenerateForGroup(t *testing.T) {
 // 20 runs.
 func TestGenerateRace(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("the race is root's: run the tests as root")
+		nstest.Unavailable(t, "the race is root's: run the tests as root")
 	}
 	canaryDir := t.TempDir()
 	canary := filepath.Join(canaryDir, "shadow")

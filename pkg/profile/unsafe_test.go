@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kk-project/kk/internal/nstest"
 )
 
 // canarySecret stands for the content of a file the profile's files must
@@ -52,7 +54,7 @@ var spoilers = []spoiler{
 	}, "longer than 4096 bytes"},
 	{"/dev/zero's device node", func(t *testing.T, path, _ string) {
 		if os.Geteuid() != 0 {
-			t.Skip("mknod needs root")
+			nstest.Unavailable(t, "mknod needs root")
 		}
 		replaceWith(t, path, func() error { return unix.Mknod(path, unix.S_IFCHR|0o600, int(unix.Mkdev(1, 5))) })
 	}, "not a regular file (a character device)"},
@@ -222,7 +224,7 @@ func TestModes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.uid >= 0 && os.Geteuid() != 0 {
-				t.Skip("chown needs root")
+				nstest.Unavailable(t, "chown needs root")
 			}
 			dir, state := serverProfile(t, "0\n")
 			path := filepath.Join(dir, tt.file)
