@@ -18,6 +18,7 @@ import (
 
 	xproxy "golang.org/x/net/proxy"
 
+	"github.com/kk-project/kk/internal/nstest"
 	"github.com/kk-project/kk/internal/syncbuf"
 	"github.com/kk-project/kk/pkg/proxy"
 	"github.com/kk-project/kk/pkg/syn"
@@ -203,7 +204,7 @@ func ipv6Loopback(t *testing.T) {
 	t.Helper()
 	l, err := net.Listen("tcp6", "[::1]:0")
 	if err != nil {
-		t.Skipf("SKIPPED: no IPv6 loopback on this machine: %v", err)
+		nstest.Unavailable(t, fmt.Sprintf("no IPv6 loopback on this machine: %v", err))
 	}
 	l.Close()
 }
