@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,21 +23,26 @@ import (
 	"github.com/kk-project/kk/internal/syncbuf"
 	"github.com/kk-project/kk/pkg/knock"
 	"github.com/kk-project/kk/pkg/profile"
+	"github.com/kk-project/kk/pkg/proxy"
 )
 
 const (
 	cliKnocks   = 200
-	proxyKnocks = 200
+	proxyKnocks = 64
+	proxyHosts  = 8 // the proxy knocks a host at most once a second
 	workers     = 2 // per source, so the CLI and the proxy also race themselves
 	cliPort     = 22
 )
 
 // TestCounterSharedByCLIAndProxy runs 200 command-line knocks interleaved
-// with 200 knocks made by the proxy (the real binaries, in one namespace,
+// with 64 knocks made by the proxy (the real binaries, in one namespace,
 // sharing one profile), captures every knock packet on the wire, and
-// decodes each back to the counter it was sealed with. All 400 counters
+// decodes each back to the counter it was sealed with. All 264 counters
 // must differ, and the stored counter must account for every knock plus
-// the counters skipped because their IP ID would be 0.
+// the counters skipped because their IP ID would be 0. Since the proxy
+// knocks each host at most once a second, its knocks go to 8 addresses,
+// 127.0.0.1 to 127.0.0.8, whose profile directories all link to the one
+// profile.
 func TestCounterSharedByCLIAndProxy(t *testing.T) {
 	nstest.RequireRoot(t)
 	ns := nstest.New(t, "cnt")
@@ -46,16 +53,25 @@ func TestCounterSharedByCLIAndProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for i := 2; i <= proxyHosts; i++ {
+		if err := os.Symlink(p.Dir, filepath.Join(profiles, fmt.Sprintf("127.0.0.%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
 	capture := startCapture(t, ns, uint16(knockPort))
-	target := listenInNetns(t, ns)
+	target := serveInNetns(t, ns, "0.0.0.0:0", func(c net.Conn) { c.Close() })
 	proxyAddr, logs := startProxyBinary(t, ns, profiles, "--wait", "1ms")
+	auth := proxyAuth(t, profiles)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*workers)
 	for w := 0; w < workers; w++ {
 		wg.Add(2)
 		go func() { defer wg.Done(); errs <- cliKnockLoop(ns, bin, p.Dir, cliKnocks/workers) }()
-		go func() { defer wg.Done(); errs <- proxyDialLoop(ns, proxyAddr, target, proxyKnocks/workers) }()
+		go func() {
+			defer wg.Done()
+			errs <- proxyDialLoop(ns, proxyAddr, auth, target.Port, w, proxyKnocks/workers)
+		}()
 	}
 	wg.Wait()
 	close(errs)
@@ -88,13 +104,16 @@ func cliKnockLoop(ns *nstest.NS, bin, dir string, n int) error {
 	return nil
 }
 
-func proxyDialLoop(ns *nstest.NS, proxyAddr string, target *net.TCPAddr, n int) error {
-	d, err := xproxy.SOCKS5("tcp", proxyAddr, nil, nsDialer{ns})
+// proxyDialLoop makes n connections through the proxy to port, as worker w
+// of workers, to the proxyHosts addresses in turn.
+func proxyDialLoop(ns *nstest.NS, proxyAddr string, auth *xproxy.Auth, port, w, n int) error {
+	d, err := xproxy.SOCKS5("tcp", proxyAddr, auth, nsDialer{ns})
 	if err != nil {
 		return err
 	}
 	for i := 0; i < n; i++ {
-		c, err := d.Dial("tcp", target.String())
+		host := fmt.Sprintf("127.0.0.%d", 1+(i*workers+w)%proxyHosts)
+		c, err := d.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err != nil {
 			return fmt.Errorf("proxied connection %d: %w", i, err)
 		}
@@ -153,12 +172,6 @@ func (d nsDialer) Dial(network, addr string) (net.Conn, error) {
 		return err
 	})
 	return c, err
-}
-
-// listenInNetns starts a TCP server in ns that accepts and closes
-// connections: the proxied destination.
-func listenInNetns(t *testing.T, ns *nstest.NS) *net.TCPAddr {
-	return serveInNetns(t, ns, "127.0.0.1:0", func(c net.Conn) { c.Close() })
 }
 
 // serveInNetns listens on addr inside ns until the test ends and runs
@@ -220,6 +233,17 @@ func startProxyBinary(t *testing.T, ns *nstest.NS, profiles string, flags ...str
 	}
 	t.Fatalf("proxy did not report its address within 30s; log:\n%s", logs.String())
 	return "", nil
+}
+
+// proxyAuth returns the SOCKS5 credentials the proxy made in profiles.
+func proxyAuth(t *testing.T, profiles string) *xproxy.Auth {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(profiles, proxy.CredentialsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, pass, _ := strings.Cut(strings.TrimSpace(string(b)), ":")
+	return &xproxy.Auth{User: user, Password: pass}
 }
 
 // A capture reads, in a namespace, every TCP SYN to one port.

@@ -47,7 +47,7 @@ func TestProxyThroughFirewall(t *testing.T) {
 	mon := startOpener(t, srv, p, prefix, map[uint16]int{uint16(first.Port): 1, uint16(second.Port): 2})
 	proxyAddr, logs := startProxyBinary(t, cli, profiles, "--wait", "2s")
 
-	d, err := xproxy.SOCKS5("tcp", proxyAddr, nil, nsDialer{cli})
+	d, err := xproxy.SOCKS5("tcp", proxyAddr, proxyAuth(t, profiles), nsDialer{cli})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,8 @@ import (
 )
 
 const knockUsage = `usage: kk-client -p <portToOpen> -s <host> [-d <profileDir>]
-       kk-client proxy [--wait 250ms] [--attempts 3] [--dial-timeout 10s] [--dir ~/.knockknock] <listenPort>
+       kk-client proxy [--wait 250ms] [--attempts 3] [--dial-timeout 10s] [--delay 15s] [--dir ~/.knockknock]
+                       [--unix PATH] [--insecure-no-auth] <listenPort>
 `
 
 // knockTimeout bounds name resolution and the send.

@@ -2,7 +2,12 @@
 // proxy.
 //
 //	kk-client -p <portToOpen> -s <host> [-d <profileDir>]
-//	kk-client proxy [--wait 250ms] [--attempts 3] [--dial-timeout 10s] [--dir ~/.knockknock] <listenPort>
+//	kk-client proxy [--wait 250ms] [--attempts 3] [--dial-timeout 10s] [--delay 15s] [--dir ~/.knockknock]
+//	                [--unix PATH] [--insecure-no-auth] <listenPort>
+//
+// The proxy on TCP asks for the user name and password in
+// ~/.knockknock/proxy-credentials, created at its first start; on --unix it
+// serves only the user who runs it.
 //
 // Exit status: 0 on success, 1 on an error, 2 on a usage error, 3 when the
 // CAP_NET_RAW capability needed for the raw socket is missing.

@@ -200,6 +200,8 @@ func TestCLIProxyUsage(t *testing.T) {
 		{"negative wait", []string{"proxy", "--wait", "-1s", "1080"}, "--wait must not be negative"},
 		{"bad wait", []string{"proxy", "1080", "--wait", "soon"}, "--wait"},
 		{"unknown flag", []string{"proxy", "--listen", "0.0.0.0", "1080"}, "-listen"},
+		{"delay too short", []string{"proxy", "--delay", "100ms", "1080"}, "--delay 100ms must be between 1s and 1h"},
+		{"unix socket and two ports", []string{"proxy", "--unix", "/tmp/s", "1080", "1081"}, "want exactly one <listenPort>"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,20 +6,28 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/kk-project/kk/pkg/proxy"
 	"github.com/kk-project/kk/pkg/sdlog"
 	"github.com/kk-project/kk/pkg/syn"
 )
 
+// proxyOptions are the proxy's command line beyond proxy.Config.
+type proxyOptions struct {
+	port     int    // TCP port on loopback; -1: none
+	unixPath string // unix socket; "": none
+}
+
 // runProxy parses the proxy command line and serves until SIGINT or SIGTERM.
 func runProxy(args []string, stdout, stderr io.Writer) error {
-	cfg, port, err := parseProxyFlags(args, stdout)
+	cfg, opts, err := parseProxyFlags(args, stdout)
 	if err != nil {
 		return err
 	}
@@ -31,17 +39,18 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	raw.Close()
+	ls, err := proxyListeners(&cfg, opts)
+	if err != nil {
+		return err
+	}
 	srv, err := proxy.New(cfg)
 	if err != nil {
+		closeAll(ls)
 		return err
 	}
-	ls, err := proxy.Listen(port, log)
-	if err != nil {
-		return err
-	}
-	log.Warn("the proxy does not tell local users apart: any local user who can connect to it can make it knock with your profiles")
 	for _, l := range ls {
-		log.Info("listening", "addr", l.Addr().String(), "profiles", cfg.ProfilesDir, "wait", cfg.Wait, "attempts", cfg.Attempts)
+		log.Info("listening", "addr", l.Addr().String(), "profiles", cfg.ProfilesDir, "wait", cfg.Wait,
+			"attempts", cfg.Attempts, "delay", cfg.Delay)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -50,50 +59,120 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
-func parseProxyFlags(args []string, stdout io.Writer) (proxy.Config, int, error) {
+// proxyListeners opens the listeners opts ask for, and sets up and
+// announces how clients authenticate on them.
+func proxyListeners(cfg *proxy.Config, opts proxyOptions) ([]net.Listener, error) {
+	log := cfg.Logger
+	var ls []net.Listener
+	if opts.port >= 0 {
+		tcp, err := proxy.Listen(opts.port, log)
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, tcp...)
+		if err := tcpAuth(cfg, tcp[0].Addr().String()); err != nil {
+			closeAll(ls)
+			return nil, err
+		}
+	}
+	if opts.unixPath != "" {
+		l, err := proxy.ListenUnix(opts.unixPath)
+		if err != nil {
+			closeAll(ls)
+			return nil, err
+		}
+		log.Info("the unix socket serves only your own user (SO_PEERCRED), without a password",
+			"use", "curl --proxy socks5h://localhost"+opts.unixPath+" URL")
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+// tcpAuth loads or creates the credentials TCP clients must give, unless
+// --insecure-no-auth, and says how to use them.
+func tcpAuth(cfg *proxy.Config, addr string) error {
+	log := cfg.Logger
+	if cfg.NoAuth {
+		log.Warn("--insecure-no-auth: the proxy does not tell local users apart: any local user who can connect to it can make it knock with your profiles")
+		return nil
+	}
+	if err := os.MkdirAll(cfg.ProfilesDir, 0o700); err != nil {
+		return fmt.Errorf("creating the profiles directory for the proxy's credentials: %w", err)
+	}
+	path := filepath.Join(cfg.ProfilesDir, proxy.CredentialsFile)
+	creds, created, err := proxy.LoadCredentials(path, log)
+	if err != nil {
+		return err
+	}
+	cfg.Credentials = creds
+	if created {
+		log.Info("created SOCKS5 credentials", "file", path)
+	}
+	log.Info("TCP clients must give the SOCKS5 user name and password in "+path,
+		"use", fmt.Sprintf(`curl --socks5-hostname "$(cat %s)@%s" URL`, path, addr))
+	return nil
+}
+
+func closeAll(ls []net.Listener) {
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+func parseProxyFlags(args []string, stdout io.Writer) (proxy.Config, proxyOptions, error) {
 	var cfg proxy.Config
+	opts := proxyOptions{port: -1}
 	fs := flag.NewFlagSet("kk-client proxy", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.DurationVar(&cfg.Wait, "wait", proxy.DefaultWait, "wait after each knock before dialling")
 	fs.IntVar(&cfg.Attempts, "attempts", proxy.DefaultAttempts, "knock-then-dial attempts per knocked connection")
 	fs.DurationVar(&cfg.DialTimeout, "dial-timeout", proxy.DefaultDialTimeout, "timeout of each dial")
+	fs.DurationVar(&cfg.Delay, "delay", proxy.DefaultDelay, "the server's delay: a knock is reused this long, and at most 10 knocks go to a host in it")
 	fs.StringVar(&cfg.ProfilesDir, "dir", "", "profiles directory, one subdirectory per host (default ~/.knockknock)")
+	fs.StringVar(&opts.unixPath, "unix", "", "also (or, without <listenPort>, only) serve on this unix socket, for your own user only")
+	fs.BoolVar(&cfg.NoAuth, "insecure-no-auth", false, "serve TCP without a user name and password: any local user can make the proxy knock")
 	pos, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, knockUsage)
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
-		return cfg, 0, err
+		return cfg, opts, err
 	}
 	if err != nil {
-		return cfg, 0, usage("proxy: %v", err)
+		return cfg, opts, usage("proxy: %v", err)
 	}
-	port, err := checkProxyArgs(&cfg, pos)
-	return cfg, port, err
+	err = checkProxyArgs(&cfg, &opts, pos)
+	return cfg, opts, err
 }
 
-func checkProxyArgs(cfg *proxy.Config, pos []string) (int, error) {
-	if len(pos) != 1 {
-		return 0, usage("proxy: want exactly one <listenPort>, got %d arguments", len(pos))
+func checkProxyArgs(cfg *proxy.Config, opts *proxyOptions, pos []string) error {
+	if len(pos) > 1 || len(pos) == 0 && opts.unixPath == "" {
+		return usage("proxy: want exactly one <listenPort> (or --unix PATH), got %d arguments", len(pos))
 	}
-	port, err := strconv.Atoi(pos[0])
-	if err != nil || port < 0 || port > 65535 {
-		return 0, usage("proxy: listen port %q must be a number between 0 and 65535", pos[0])
+	if len(pos) == 1 {
+		port, err := strconv.Atoi(pos[0])
+		if err != nil || port < 0 || port > 65535 {
+			return usage("proxy: listen port %q must be a number between 0 and 65535", pos[0])
+		}
+		opts.port = port
 	}
 	if cfg.Attempts < 1 {
-		return 0, usage("proxy: --attempts %d must be at least 1", cfg.Attempts)
+		return usage("proxy: --attempts %d must be at least 1", cfg.Attempts)
 	}
 	if cfg.Wait < 0 || cfg.DialTimeout <= 0 {
-		return 0, usage("proxy: --wait must not be negative and --dial-timeout must be positive")
+		return usage("proxy: --wait must not be negative and --dial-timeout must be positive")
+	}
+	if cfg.Delay < time.Second || cfg.Delay > time.Hour {
+		return usage("proxy: --delay %v must be between 1s and 1h, like the server's delay", cfg.Delay)
 	}
 	if cfg.ProfilesDir == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return 0, fmt.Errorf("finding ~/.knockknock: %w; set HOME or give --dir", err)
+			return fmt.Errorf("finding ~/.knockknock: %w; set HOME or give --dir", err)
 		}
 		cfg.ProfilesDir = filepath.Join(home, ".knockknock")
 	}
-	return port, nil
+	return nil
 }
 
 // parseInterleaved parses flags placed before or after positional arguments,

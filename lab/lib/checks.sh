@@ -141,12 +141,18 @@ chk_replay() {
 	echo "ID=$id SEQ=$seq ACK=$ack WINDOW=$win logged, refused"
 }
 
-# chk_proxy: a SOCKS5 connection through kk-client proxy knocks and connects.
+# chk_proxy: a SOCKS5 connection through kk-client proxy knocks and connects
+# with the credentials the proxy made, and is refused without them.
 chk_proxy() {
-	local out
-	out=$(in_ns "$NS_C" curl -s --max-time 10 --socks5 "127.0.0.1:$PROXY_PORT" "http://$SERVER_IP:$SERVICE_PORT/" 2>&1)
-	grep -q kk-lab-service <<<"$out" || { echo "curl --socks5 got: ${out:-nothing}"; return 1; }
-	echo "curl --socks5 reached the service"
+	local out creds url="http://$SERVER_IP:$SERVICE_PORT/"
+	creds=$(cat "$T/client/home/.knockknock/proxy-credentials") || { echo "the proxy made no credentials"; return 1; }
+	if in_ns "$NS_C" curl -s --max-time 10 --socks5 "127.0.0.1:$PROXY_PORT" "$url" >/dev/null 2>&1; then
+		echo "curl --socks5 without credentials was served"
+		return 1
+	fi
+	out=$(in_ns "$NS_C" curl -s --max-time 10 --socks5 "$creds@127.0.0.1:$PROXY_PORT" "$url" 2>&1)
+	grep -q kk-lab-service <<<"$out" || { echo "curl --socks5 with the credentials got: ${out:-nothing}"; return 1; }
+	echo "curl --socks5 with ~/.knockknock/proxy-credentials reached the service; without them, refused"
 }
 
 # chk_logrotate: rotate kern.log with logrotate (rename, create, HUP), then knock.

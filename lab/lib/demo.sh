@@ -85,9 +85,10 @@ demo_after() {
 	check "replay of the knock's 4 header fields from the attacker opens nothing" chk_replay "$NS_A" "$ATTACKER_IP"
 	step "9. The knock-aware SOCKS5 proxy"
 	explain "kk-client proxy $PROXY_PORT listens on 127.0.0.1. For a host with a profile in" \
-		"~/.knockknock/ it knocks first, then connects, so any SOCKS-capable program just works."
+		"~/.knockknock/ it knocks first, then connects, so any SOCKS-capable program just works." \
+		"Only its owner may use it: the user name and password are in ~/.knockknock/proxy-credentials."
 	start_proxy
-	info "\$ curl --socks5 127.0.0.1:$PROXY_PORT http://$SERVER_IP:$SERVICE_PORT/"
+	info "\$ curl --socks5 \"\$(cat ~/.knockknock/proxy-credentials)@127.0.0.1:$PROXY_PORT\" http://$SERVER_IP:$SERVICE_PORT/"
 	check "kk-client proxy knocks and a SOCKS5 connection reaches the service" chk_proxy
 }
 

@@ -125,10 +125,14 @@ func TestRefusesBind(t *testing.T) {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	c.Write([]byte{5, 1, 0})
+	c.Write([]byte{5, 1, 2})
 	hello := make([]byte, 2)
-	if _, err := io.ReadFull(c, hello); err != nil || hello[0] != 5 || hello[1] != 0 {
-		t.Fatalf("method reply %x, %v; want 0500 (no authentication)", hello, err)
+	if _, err := io.ReadFull(c, hello); err != nil || hello[0] != 5 || hello[1] != 2 {
+		t.Fatalf("method reply %x, %v; want 0502 (user name and password)", hello, err)
+	}
+	c.Write(append(append([]byte{1, 2}, "kk"...), append([]byte{16}, "0123456789abcdef"...)...))
+	if _, err := io.ReadFull(c, hello); err != nil || hello[1] != 0 {
+		t.Fatalf("auth reply %x, %v; want success", hello, err)
 	}
 	c.Write([]byte{5, 2, 0, 1, 127, 0, 0, 1, 0, 80})
 	reply := make([]byte, 10)
@@ -171,7 +175,7 @@ func TestStopClosesConnections(t *testing.T) {
 	target := closedAddr(t, "tcp4", "127.0.0.1")
 	echo(t, target)
 	h := startProxy(t, &fakeKnocker{t: t}, nil)
-	d, err := xproxy.SOCKS5("tcp", h.addr, nil, xproxy.Direct)
+	d, err := xproxy.SOCKS5("tcp", h.addr, testAuth, xproxy.Direct)
 	if err != nil {
 		t.Fatal(err)
 	}

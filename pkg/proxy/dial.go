@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -46,26 +47,62 @@ func (s *Server) route(ctx context.Context, addr string) (c net.Conn, dir string
 	return c, dir, knocks, err
 }
 
+// errBusy is the cause when a connection could not get a knock within
+// Delay, because other connections to the same host were first.
+var errBusy = errors.New("no knock allowed within --delay: other connections to this host used the knocks the server's LOG limit admits")
+
 // knockAndDial knocks target and dials it, up to Attempts times, waiting
-// Wait after each knock. A failed knock ends the attempts at once: it means
-// a broken profile or a missing capability, which retrying cannot fix.
+// Wait after each knock. It waits its turn behind other connections to
+// target, and the gate paces its knocks; it gives up if it could not knock
+// within Delay. A live knock another connection left unused is dialled
+// through first. A failed knock ends the attempts at once: it means a broken
+// profile or a missing capability, which retrying cannot fix.
 func (s *Server) knockAndDial(ctx context.Context, dir string, target netip.Addr, port uint16) (net.Conn, int, error) {
+	wctx, cancel := context.WithTimeoutCause(ctx, s.cfg.Delay, errBusy)
+	defer cancel()
+	release, err := s.gate.acquire(wctx, target)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer release()
 	dest := netip.AddrPortFrom(target, port).String()
+	knocks := 0
 	var lastErr error
 	for n := 1; n <= s.cfg.Attempts; n++ {
-		if err := s.cfg.Knocker.Knock(ctx, target.String(), dir, port); err != nil {
-			return nil, n - 1, fmt.Errorf("knocking %s with profile %s: %w", target, dir, err)
+		if n > 1 || !s.gate.live(target, port) {
+			if err := s.waitToKnock(wctx, target, port); err != nil {
+				return nil, knocks, err
+			}
+			if err := s.cfg.Knocker.Knock(ctx, target.String(), dir, port); err != nil {
+				return nil, knocks, fmt.Errorf("knocking %s with profile %s: %w", target, dir, err)
+			}
+			knocks++
 		}
 		if err := sleep(ctx, s.cfg.Wait); err != nil {
-			return nil, n, err
+			return nil, knocks, err
 		}
 		c, err := s.dialTCP(ctx, dest)
 		if err == nil {
-			return c, n, nil
+			s.gate.use(target, port)
+			return c, knocks, nil
 		}
 		lastErr = err
 	}
-	return nil, s.cfg.Attempts, fmt.Errorf("no connection after %d knocks: %w", s.cfg.Attempts, lastErr)
+	return nil, knocks, fmt.Errorf("no connection after %d knocks: %w", knocks, lastErr)
+}
+
+// waitToKnock waits until the gate lets a knock to target's port go, or
+// until ctx is done.
+func (s *Server) waitToKnock(ctx context.Context, target netip.Addr, port uint16) error {
+	for {
+		d := s.gate.reserve(target, port)
+		if d == 0 {
+			return nil
+		}
+		if sleep(ctx, d) != nil {
+			return fmt.Errorf("waiting to knock %s: %w", target, context.Cause(ctx))
+		}
+	}
 }
 
 func (s *Server) dialTCP(ctx context.Context, addr string) (net.Conn, error) {

@@ -33,6 +33,7 @@ var (
 type knockCall struct {
 	host, dir string
 	port      uint16
+	at        time.Time
 }
 
 // fakeKnocker stands in for the server's firewall: the knock numbered openAt
@@ -51,7 +52,7 @@ type fakeKnocker struct {
 func (f *fakeKnocker) Knock(_ context.Context, host, dir string, port uint16) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, knockCall{host, dir, port})
+	f.calls = append(f.calls, knockCall{host, dir, port, time.Now()})
 	if f.err != nil {
 		return f.err
 	}
@@ -111,6 +112,12 @@ type harness struct {
 
 func startProxy(t *testing.T, k proxy.Knocker, names map[string][]netip.Addr, profileNames ...string) *harness {
 	t.Helper()
+	return startProxyWith(t, k, names, func(*proxy.Config) {}, profileNames...)
+}
+
+// startProxyWith is startProxy with the Config changed by edit.
+func startProxyWith(t *testing.T, k proxy.Knocker, names map[string][]netip.Addr, edit func(*proxy.Config), profileNames ...string) *harness {
+	t.Helper()
 	h := &harness{t: t, profiles: t.TempDir(), logs: &syncbuf.Buffer{}}
 	for _, n := range profileNames {
 		if err := os.Mkdir(filepath.Join(h.profiles, n), 0o700); err != nil {
@@ -118,10 +125,12 @@ func startProxy(t *testing.T, k proxy.Knocker, names map[string][]netip.Addr, pr
 		}
 	}
 	log := slog.New(slog.NewTextHandler(h.logs, nil))
-	srv, err := proxy.New(proxy.Config{
+	cfg := proxy.Config{
 		ProfilesDir: h.profiles, Knocker: k, Wait: 5 * time.Millisecond, DialTimeout: 5 * time.Second,
-		LookupNetIP: fakeLookup(names), Logger: log,
-	})
+		KnockInterval: time.Millisecond, LookupNetIP: fakeLookup(names), Logger: log, Credentials: testCreds,
+	}
+	edit(&cfg)
+	srv, err := proxy.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +172,7 @@ func fakeLookup(m map[string][]netip.Addr) func(context.Context, string, string)
 // dial connects through the proxy with golang.org/x/net/proxy's SOCKS5
 // client and checks that bytes make the round trip.
 func (h *harness) dial(target string) error {
-	d, err := xproxy.SOCKS5("tcp", h.addr, nil, xproxy.Direct)
+	d, err := xproxy.SOCKS5("tcp", h.addr, testAuth, xproxy.Direct)
 	if err != nil {
 		return err
 	}
@@ -210,3 +219,10 @@ func ipv6Loopback(t *testing.T) {
 }
 
 var errKnock = errors.New("profile broken")
+
+// testCreds are the credentials the harness's proxy asks for; testAuth
+// gives them.
+var (
+	testCreds = &proxy.Credentials{User: "kk", Password: "0123456789abcdef"}
+	testAuth  = &xproxy.Auth{User: "kk", Password: "0123456789abcdef"}
+)
