@@ -86,9 +86,9 @@ func TestProxyRefusesOtherUsers(t *testing.T) {
 
 // TestProxyPacesParallelConnects makes 60 parallel CONNECTs as the owner to
 // one host with a profile, through the real proxy with its defaults. The
-// counter may move by at most 10 knocks per 15 s delay (plus one at the
-// edge of the window) and one a second; each knock lets one connection
-// through, and the rest are refused after --delay.
+// counter may move by at most one knock a second and 10 per 15 s delay
+// (the first knock of the next window included); each knock lets one
+// connection through, and the rest are refused after --delay.
 func TestProxyPacesParallelConnects(t *testing.T) {
 	nstest.RequireRoot(t)
 	ns := nstest.New(t, "pace")
@@ -120,7 +120,7 @@ func TestProxyPacesParallelConnects(t *testing.T) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	moved := counter(t, p)
-	bound := min(uint64(proxy.DefaultKnocksPerDelay+1), 1+uint64(elapsed/time.Second))
+	bound := min(proxy.DefaultKnocksPerDelay*(1+uint64(elapsed/proxy.DefaultDelay)), 1+uint64(elapsed/time.Second))
 	if moved > bound || moved == 0 {
 		t.Errorf("counter moved by %d in %v for %d parallel connections, want 1 to %d", moved, elapsed.Round(time.Millisecond), parallel, bound)
 	}

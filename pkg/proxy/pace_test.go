@@ -38,8 +38,8 @@ func TestParallelConnectsArePaced(t *testing.T) {
 			ok++
 		}
 	}
-	if ok != len(calls) || ok == 0 || ok > perDelay+1 {
-		t.Errorf("%d connections through with %d knocks; want one per knock, 1 to %d of them", ok, len(calls), perDelay+1)
+	if ok != len(calls) || ok == 0 || ok == conns {
+		t.Errorf("%d of %d connections through with %d knocks; want one per knock, and some refused", ok, conns, len(calls))
 	}
 	for i := 1; i < len(calls); i++ {
 		if gap := calls[i].at.Sub(calls[i-1].at); gap < interval {
