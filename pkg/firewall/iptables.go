@@ -151,6 +151,9 @@ func (m *IPTables) Open(ctx context.Context, req OpenRequest) (Opening, error) {
 	}
 	o := Opening{IP: req.IP, Port: req.Port, Deadline: ceilSecond(m.now().Add(req.Duration)), Profile: req.Profile}
 	if reopen && ruleLine(old) == ruleLine(o) {
+		if err := m.keep(o); err != nil {
+			return Opening{}, err
+		}
 		return o, nil
 	}
 	if err := m.add(o); err != nil {
@@ -238,11 +241,7 @@ func (m *IPTables) add(o Opening) error {
 		return fmt.Errorf("adding rule for %s port %d: %w", o.IP, o.Port, err)
 	}
 	v6 := o.IP.Is6()
-	fixed, err := m.placeJump(v6)
-	if err == nil {
-		if fixed != "" {
-			m.warnJump(v6, fixed)
-		}
+	if err = m.checkJump(v6); err == nil {
 		err = ipt.Append(table, Chain, ruleSpec(o)...)
 	}
 	if err != nil {
@@ -254,6 +253,22 @@ func (m *IPTables) add(o Opening) error {
 		}
 	}
 	if err != nil {
+		return fmt.Errorf("adding rule for %s port %d: %w", o.IP, o.Port, err)
+	}
+	return nil
+}
+
+// keep checks, for a reopen that needs no new rule, that o's rule is still
+// there and INPUT still jumps to it, and adds what is missing.
+func (m *IPTables) keep(o Opening) error {
+	ipt, err := m.family(o.IP)
+	if err != nil {
+		return fmt.Errorf("checking rule for %s port %d: %w", o.IP, o.Port, err)
+	}
+	if ok, err := ipt.Exists(table, Chain, ruleSpec(o)...); err != nil || !ok {
+		return m.add(o)
+	}
+	if err := m.checkJump(o.IP.Is6()); err != nil {
 		return fmt.Errorf("adding rule for %s port %d: %w", o.IP, o.Port, err)
 	}
 	return nil

@@ -144,3 +144,21 @@ func TestRefusalsWithoutAllowPorts(t *testing.T) {
 		t.Errorf("refusals changed the chain: %q", got)
 	}
 }
+
+// TestSameSecondReopenChecksJumpAndRule reopens within the same second,
+// which needs no new rule, after the jump and then the rule were deleted:
+// both must be back.
+func TestSameSecondReopenChecksJumpAndRule(t *testing.T) {
+	r, log := logRig(t, Policy{})
+	o := r.open(t, "192.0.2.7", 22, 5*time.Second)
+	r.v4.Delete(table, "INPUT", jumpSpec...)
+	r.open(t, "192.0.2.7", 22, 5*time.Second)
+	if got := r.v4.dump("INPUT"); len(got) != 2 || got[1] != jumpLine || !strings.Contains(log.String(), "was missing") {
+		t.Errorf("INPUT after a same-second reopen = %q, log:\n%s", got, log)
+	}
+	r.v4.Delete(table, Chain, ruleSpec(o)...)
+	r.open(t, "192.0.2.7", 22, 5*time.Second)
+	if got := r.v4.dump(Chain); !slices.Equal(got, []string{"-N " + Chain, ruleLine(o)}) {
+		t.Errorf("chain after a same-second reopen of a deleted rule = %q", got)
+	}
+}

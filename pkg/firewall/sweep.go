@@ -78,6 +78,15 @@ func (m *IPTables) placeJump(v6 bool) (string, error) {
 	return fixed, nil
 }
 
+// checkJump runs placeJump and logs what it had to fix.
+func (m *IPTables) checkJump(v6 bool) error {
+	fixed, err := m.placeJump(v6)
+	if fixed != "" {
+		m.warnJump(v6, fixed)
+	}
+	return err
+}
+
 // warnJump logs that the INPUT jump had to be put back, and what usually
 // takes it away, so the operator can fix the cause.
 func (m *IPTables) warnJump(v6 bool, fixed string) {
