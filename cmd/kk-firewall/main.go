@@ -16,6 +16,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/kk-project/kk/pkg/config"
 	"github.com/kk-project/kk/pkg/firewall"
 	"github.com/kk-project/kk/pkg/sdlog"
 )
@@ -29,7 +30,8 @@ func main() {
 	}
 	fs.StringVar(&o.listen, "listen", "/run/knockknock/firewall.sock", "unix socket to create when not socket-activated")
 	fs.StringVar(&o.allowUsers, "allow-user", "", "comma-separated users or uids allowed to call besides root (the monitor user, e.g. knockknock)")
-	fs.StringVar(&o.allowPorts, "allow-ports", "", "comma-separated TCP ports that may be opened (empty: any)")
+	fs.StringVar(&o.allowPorts, "allow-ports", "", "comma-separated TCP ports that may be opened, or \"profiles\": the allowed_ports of the profiles in --profiles (empty: any)")
+	fs.StringVar(&o.profiles, "profiles", config.DefaultProfilesDir, "profiles directory read by --allow-ports=profiles")
 	fs.DurationVar(&o.policy.MaxDuration, "max-duration", firewall.DefaultMaxDuration, "longest opening allowed")
 	fs.IntVar(&o.policy.MaxOpenings, "max-openings", firewall.DefaultMaxOpenings, "most live openings allowed")
 	fs.DurationVar(&o.idleExit, "idle-exit", 60*time.Second, "exit after this long with no RPC and no pending opening (0: never)")

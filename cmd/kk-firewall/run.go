@@ -31,6 +31,7 @@ type options struct {
 	listen     string
 	allowUsers string
 	allowPorts string
+	profiles   string
 	idleExit   time.Duration
 	policy     firewall.Policy
 	args       []string
@@ -59,7 +60,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	if o.policy.AllowPorts, err = parsePorts(o.allowPorts); err != nil {
+	if o.policy.AllowPorts, err = allowedPorts(o.allowPorts, o.profiles, log); err != nil {
 		return err
 	}
 	if o.policy.MaxDuration <= 0 || o.policy.MaxOpenings <= 0 {

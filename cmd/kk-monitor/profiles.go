@@ -25,7 +25,13 @@ func runGenprofile(f flags, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := profile.GenerateForGroup(f.profiles, args[1], port, gid)
+	var allowed []uint16
+	if f.allowPorts != "" {
+		if allowed, err = profile.ParsePorts(f.allowPorts); err != nil {
+			return fmt.Errorf("%w: --allow-ports %w", errUsage, err)
+		}
+	}
+	p, err := profile.GenerateAllowing(f.profiles, args[1], port, gid, allowed)
 	if err != nil {
 		return err
 	}
@@ -34,6 +40,9 @@ func runGenprofile(f flags, args []string) error {
 		host = "<this server>"
 	}
 	fmt.Printf("Created profile %s with knock port %d.\n", p.Name, p.KnockPort)
+	if len(p.AllowedPorts) > 0 {
+		fmt.Printf("It may open only ports %s (allowed_ports in %s).\n", profile.FormatPorts(p.AllowedPorts), profile.ConfigFile)
+	}
 	fmt.Printf("Keys and counter written to %s/ (%s, %s, %s, %s).\n",
 		p.Dir, profile.CipherKeyFile, profile.MACKeyFile, profile.CounterFile, profile.ConfigFile)
 	if gid < 0 {

@@ -29,6 +29,19 @@
 // counters c, c+1, … c+window-1 and accepts the first whose MAC matches; it
 // then persists (matched counter)+1, so every counter is accepted at most
 // once.
+//
+// Two receivers. A Verifier takes a knock for any port and tries each
+// counter of a small window (error_window, 20 by default): a garbage knock
+// costs a few ns per counter. A Set serves a profile that lists the ports
+// it may ask for (allowed_ports): every knock it can accept is then known in
+// advance, Encode(k, c, p) for each counter c in c … c+SetWindow-1 and each
+// listed port p, so it holds them all in a hash map and a knock costs one
+// lookup however wide the window. That makes a window of SetWindow (16,384)
+// counters free, so a client that lost thousands of knocks gets in with its
+// next one. Neither weakens replay protection: both hold only counters at
+// or above the stored one, and the receiver stores used+1 before acting.
+// Forgery odds per knock are window × 2^-80 for a Verifier (any port, an
+// 80-bit MAC) and window × ports × 2^-96 for a Set (all 12 bytes fixed).
 package knock
 
 import (

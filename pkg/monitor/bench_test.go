@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/kk-project/kk/pkg/firewall"
 	"github.com/kk-project/kk/pkg/kernlog"
+	"github.com/kk-project/kk/pkg/knock"
 	"github.com/kk-project/kk/pkg/profile"
 )
 
@@ -51,5 +53,45 @@ func BenchmarkHandleLine(b *testing.B) {
 	}
 	if s := m.Stats(); s.Accepted != 0 {
 		b.Fatalf("accepted %d garbage knocks", s.Accepted)
+	}
+}
+
+// BenchmarkMatchGarbage is the cost of a garbage knock on a profile's knock
+// port: the error_window filter alone, or a profile with allowed_ports,
+// whose Set looks knock.SetWindow counters ahead before the filter runs.
+func BenchmarkMatchGarbage(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		allowed []uint16
+	}{
+		{"Window20", nil},
+		{"Window20AllowedPorts3Set16384", []uint16{22, 443, 2222}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			dir := b.TempDir()
+			p, err := profile.GenerateAllowing(filepath.Join(dir, "profiles"), "web", 4444, -1, bc.allowed)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if p, err = profile.LoadServer(p.Dir, dir); err != nil {
+				b.Fatal(err)
+			}
+			s := &served{prof: p, window: 20}
+			if err := s.ensureVerifier(); err != nil {
+				b.Fatal(err)
+			}
+			junk := make([]knock.Fields, 1024)
+			for i := range junk {
+				var raw [knock.Size]byte
+				rand.Read(raw[:])
+				junk[i] = knock.FieldsFromBytes(raw)
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, _, ok := s.match(junk[i&1023]); ok {
+					b.Fatal("random bytes accepted")
+				}
+			}
+		})
 	}
 }

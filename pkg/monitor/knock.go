@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -26,7 +27,7 @@ func (m *Monitor) handleKnock(pkt kernlog.Packet) {
 		return
 	}
 	f := knock.Fields{ID: pkt.ID, Seq: pkt.Seq, Ack: pkt.Ack, Window: pkt.Window}
-	port, used, ok := s.verifier.Match(f)
+	port, used, ok := s.match(f)
 	if !ok {
 		m.refuse(s, pkt.Src, "no counter in the window matches: forged, replayed or too far ahead")
 		return
@@ -41,7 +42,14 @@ func (m *Monitor) handleKnock(pkt kernlog.Packet) {
 			"profile", s.prof.Name, "src", pkt.Src, "port", port, "err", err)
 		return
 	}
-	s.verifier.Advance(uint64(used) + 1)
+	s.advance(uint64(used) + 1)
+	if !s.allows(port) {
+		// Authentic, so its counter is used up like any other; but the
+		// profile may not open this port.
+		m.refuse(s, pkt.Src, fmt.Sprintf("port %d is not in the profile's %s (%s)",
+			port, profile.AllowedPortsKey, profile.FormatPorts(s.prof.AllowedPorts)))
+		return
+	}
 	m.accepted.Add(1)
 	m.open(st, s, pkt.Src, port)
 }
@@ -54,7 +62,7 @@ func (m *Monitor) resync(s *served) {
 		m.log.Error("reading the knock counter failed", "profile", s.prof.Name, "err", err)
 		return
 	}
-	s.verifier.Advance(c)
+	s.advance(c)
 }
 
 // open asks kk-firewall for the opening and logs the outcome; an accepted

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 
 	"github.com/kk-project/kk/pkg/config"
@@ -25,12 +26,14 @@ type state struct {
 type served struct {
 	prof     *profile.Profile
 	verifier *knock.Verifier // nil until the first candidate knock
+	set      *knock.Set      // with allowed_ports: built with verifier
 	window   int
 	counter  uint64 // the on-disk counter when loaded
 }
 
-// ensureVerifier builds the profile's verifier on first use. Building one
-// costs tens of ms and 64 KiB, so profiles that are never knocked on cost
+// ensureVerifier builds the profile's verifier on first use, and its Set if
+// the profile lists allowed_ports. Building them costs tens of ms and 64 KiB
+// (about 1 MiB for a Set), so profiles that are never knocked on cost
 // neither at start-up nor on reload. The caller holds knockMu.
 func (s *served) ensureVerifier() error {
 	if s.verifier != nil {
@@ -44,8 +47,41 @@ func (s *served) ensureVerifier() error {
 	if err != nil {
 		return fmt.Errorf("profile %s: %w", s.prof.Dir, err)
 	}
+	if len(s.prof.AllowedPorts) > 0 {
+		if s.set, err = knock.NewSet(&s.prof.Keys, c, knock.SetWindow, s.prof.AllowedPorts); err != nil {
+			return fmt.Errorf("profile %s: %w", s.prof.Dir, err)
+		}
+	}
 	s.verifier = v
 	return nil
+}
+
+// match finds the port and counter of knock f. A profile with allowed_ports
+// looks in its Set first: any allowed port, SetWindow counters ahead, in
+// one lookup. Then, and for every other profile, the verifier tries
+// error_window counters for any port, so that an authentic knock for a port
+// outside allowed_ports is recognised, and refused by name.
+func (s *served) match(f knock.Fields) (port uint16, used uint32, ok bool) {
+	if s.set != nil {
+		if port, used, ok = s.set.Match(f); ok {
+			return port, used, ok
+		}
+	}
+	return s.verifier.Match(f)
+}
+
+// advance moves the verifier, and the Set, so that next is the oldest
+// counter tried.
+func (s *served) advance(next uint64) {
+	s.verifier.Advance(next)
+	if s.set != nil {
+		s.set.Advance(next)
+	}
+}
+
+// allows reports whether the profile may open port.
+func (s *served) allows(port uint16) bool {
+	return len(s.prof.AllowedPorts) == 0 || slices.Contains(s.prof.AllowedPorts, port)
 }
 
 // source describes where the state's log comes from, for messages and to
@@ -150,8 +186,9 @@ func newServed(p *profile.Profile, window int, prev *state) (*served, error) {
 	s := &served{prof: p, window: window, counter: counter}
 	if prev != nil {
 		if old := prev.byPort[p.KnockPort]; old != nil && old.prof.Dir == p.Dir &&
-			old.prof.Keys == p.Keys && old.window == window {
-			s.verifier = old.verifier
+			old.prof.Keys == p.Keys && old.window == window &&
+			slices.Equal(old.prof.AllowedPorts, p.AllowedPorts) {
+			s.verifier, s.set = old.verifier, old.set
 		}
 	}
 	return s, nil
@@ -173,7 +210,7 @@ func (m *Monitor) Reload() error {
 	m.knockMu.Lock()
 	for _, s := range st.byPort {
 		if s.verifier != nil {
-			s.verifier.Advance(s.counter)
+			s.advance(s.counter)
 		}
 	}
 	m.state.Store(st)

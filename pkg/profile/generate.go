@@ -41,6 +41,12 @@ func Generate(profilesDir, name string, knockPort int) (*Profile, error) {
 // moded through its open descriptor, and synced; the directory gets its
 // group last, so nobody else can reach a file before it is complete.
 func GenerateForGroup(profilesDir, name string, knockPort, gid int) (*Profile, error) {
+	return GenerateAllowing(profilesDir, name, knockPort, gid, nil)
+}
+
+// GenerateAllowing is GenerateForGroup, and writes allowed_ports = allowed
+// into the profile's config unless allowed is empty.
+func GenerateAllowing(profilesDir, name string, knockPort, gid int, allowed []uint16) (*Profile, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
@@ -54,7 +60,13 @@ func GenerateForGroup(profilesDir, name string, knockPort, gid int) (*Profile, e
 		return nil, fmt.Errorf("knock port %d is already used by profile %s (%s): each profile needs its own knock port",
 			knockPort, other, filepath.Join(profilesDir, other))
 	}
-	p := &Profile{Name: name, Dir: filepath.Join(profilesDir, name), KnockPort: uint16(knockPort)}
+	if len(allowed) > 0 {
+		var err error
+		if allowed, err = ParsePorts(FormatPorts(allowed)); err != nil {
+			return nil, fmt.Errorf("%s %w", AllowedPortsKey, err)
+		}
+	}
+	p := &Profile{Name: name, Dir: filepath.Join(profilesDir, name), KnockPort: uint16(knockPort), AllowedPorts: allowed}
 	root, err := os.OpenRoot(profilesDir)
 	if err != nil {
 		return nil, fmt.Errorf("opening profiles directory: %w", err)
@@ -152,8 +164,17 @@ func (p *Profile) newFiles() (map[string]string, error) {
 		CipherKeyFile: base64.StdEncoding.EncodeToString(p.Keys.Cipher[:]) + "\n",
 		MACKeyFile:    base64.StdEncoding.EncodeToString(p.Keys.MAC[:]) + "\n",
 		CounterFile:   "0\n",
-		ConfigFile:    "[main]\nknock_port = " + strconv.Itoa(int(p.KnockPort)) + "\n\n",
+		ConfigFile:    p.config(),
 	}, nil
+}
+
+// config returns the profile's config file.
+func (p *Profile) config() string {
+	c := "[main]\nknock_port = " + strconv.Itoa(int(p.KnockPort)) + "\n"
+	if len(p.AllowedPorts) > 0 {
+		c += AllowedPortsKey + " = " + FormatPorts(p.AllowedPorts) + "\n"
+	}
+	return c + "\n"
 }
 
 // createFile creates name in dir with O_EXCL (so never through a symlink),

@@ -6,7 +6,7 @@
 //	cipher.key  16 random bytes, base64, newline
 //	mac.key     16 random bytes, base64, newline
 //	counter     the next unused counter, decimal, newline
-//	config      INI: [main] knock_port = N
+//	config      INI: [main] knock_port = N, and optionally allowed_ports = 22, 443
 //
 // The counter is shared by every process using the profile (a client and a
 // proxy, or a monitor), so it is only changed under an exclusive flock on the
@@ -72,6 +72,9 @@ type Profile struct {
 	Dir       string
 	KnockPort uint16
 	Keys      knock.Keys
+	// AllowedPorts are the only ports a knock may ask for, sorted; nil
+	// means any. Only a server profile reads them (allowed_ports).
+	AllowedPorts []uint16
 
 	counterDir string // holds the counter and is locked; "" means Dir
 	seed       string // a server's own counter file, read when counterDir has none
@@ -91,8 +94,15 @@ func Load(dir string) (*Profile, error) {
 // counter file. Errors are as Load's.
 func LoadServer(dir, stateDir string) (*Profile, error) {
 	name := filepath.Base(dir)
-	return load(&Profile{Name: name, Dir: dir, pol: shared,
+	p, err := load(&Profile{Name: name, Dir: dir, pol: shared,
 		counterDir: filepath.Join(stateDir, name), seed: filepath.Join(dir, CounterFile)})
+	if err != nil {
+		return nil, err
+	}
+	if p.AllowedPorts, err = ReadAllowedPorts(dir); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func load(p *Profile) (*Profile, error) {
