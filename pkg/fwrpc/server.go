@@ -15,7 +15,6 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/kk-project/kk/pkg/firewall"
-	"github.com/kk-project/kk/pkg/peercred"
 	fwpb "github.com/kk-project/kk/proto/knockknock/firewall/v1"
 )
 
@@ -60,9 +59,9 @@ func NewServer(m firewall.Manager, opts ...ServerOption) *grpc.Server {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	allow := peercred.NewAllowlist(cfg.log, cfg.uids...)
+	allow := NewAllowlist(cfg.log, cfg.uids...)
 	s := grpc.NewServer(
-		grpc.Creds(peercred.TransportCredentials()),
+		grpc.Creds(TransportCredentials()),
 		grpc.ChainUnaryInterceptor(activityUnary(cfg.activity), allow.UnaryInterceptor()),
 		grpc.ChainStreamInterceptor(activityStream(cfg.activity), allow.StreamInterceptor()),
 	)
@@ -95,7 +94,7 @@ type service struct {
 
 func (s *service) Open(ctx context.Context, r *fwpb.OpenRequest) (*fwpb.OpenResponse, error) {
 	start := time.Now()
-	caller, _ := peercred.FromContext(ctx)
+	caller, _ := FromContext(ctx)
 	req, err := requestFromProto(r)
 	if err == nil {
 		var o firewall.Opening
@@ -123,7 +122,7 @@ func (s *service) List(ctx context.Context, _ *fwpb.ListRequest) (*fwpb.ListResp
 }
 
 func (s *service) Revoke(ctx context.Context, r *fwpb.RevokeRequest) (*fwpb.RevokeResponse, error) {
-	caller, _ := peercred.FromContext(ctx)
+	caller, _ := FromContext(ctx)
 	ip, err := parseIP(r.GetSourceIp())
 	if err != nil {
 		return nil, toStatus(err)

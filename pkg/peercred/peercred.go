@@ -1,23 +1,18 @@
 // Package peercred identifies the process at the other end of a unix socket
-// with SO_PEERCRED, and gives gRPC servers transport credentials and
-// interceptors that admit only allowed users.
-//
-// The handshake reads the peer's credentials once per connection and
-// carries them in AuthInfo; the interceptors ask an Allowlist on every call,
-// so a refused caller gets PERMISSION_DENIED rather than a dropped
-// connection.
+// with SO_PEERCRED. It depends on nothing but the system call, so kk-client's
+// proxy uses it without gRPC; kk-firewall's gRPC credentials and allowlist,
+// built on it, live in pkg/fwrpc.
 package peercred
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
+	"os/user"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/peer"
 )
 
 // ErrNoCred means a connection carries no peer credentials, for example
@@ -61,24 +56,19 @@ func Get(conn net.Conn) (Cred, error) {
 	return Cred{PID: ucred.Pid, UID: ucred.Uid, GID: ucred.Gid}, nil
 }
 
-// AuthInfo is the credentials.AuthInfo of a connection accepted by
-// TransportCredentials.
-type AuthInfo struct {
-	credentials.CommonAuthInfo
-	Cred Cred
-}
-
-// AuthType returns "peercred".
-func (AuthInfo) AuthType() string { return "peercred" }
-
-// FromContext returns the peer credentials of the connection that carries
-// the RPC in ctx. ok is false if the connection was not accepted by
-// TransportCredentials.
-func FromContext(ctx context.Context) (c Cred, ok bool) {
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return Cred{}, false
+// LookupUID resolves a user name or a numeric uid, as given to
+// --allow-user.
+func LookupUID(nameOrUID string) (uint32, error) {
+	if n, err := strconv.ParseUint(nameOrUID, 10, 32); err == nil {
+		return uint32(n), nil
 	}
-	ai, ok := p.AuthInfo.(AuthInfo)
-	return ai.Cred, ok
+	u, err := user.Lookup(nameOrUID)
+	if err != nil {
+		return 0, fmt.Errorf("looking up user %q: %w (create the user or give a numeric uid)", nameOrUID, err)
+	}
+	n, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("user %q has non-numeric uid %q", nameOrUID, u.Uid)
+	}
+	return uint32(n), nil
 }

@@ -1,16 +1,83 @@
-package peercred
+package fwrpc
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os/user"
-	"strconv"
+	"net"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"github.com/kk-project/kk/pkg/peercred"
 )
+
+// AuthInfo is the credentials.AuthInfo of a connection accepted by
+// TransportCredentials.
+type AuthInfo struct {
+	credentials.CommonAuthInfo
+	Cred peercred.Cred
+}
+
+// AuthType returns "peercred".
+func (AuthInfo) AuthType() string { return "peercred" }
+
+// FromContext returns the peer credentials of the connection that carries
+// the RPC in ctx. ok is false if the connection was not accepted by
+// TransportCredentials.
+func FromContext(ctx context.Context) (c peercred.Cred, ok bool) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return peercred.Cred{}, false
+	}
+	ai, ok := p.AuthInfo.(AuthInfo)
+	return ai.Cred, ok
+}
+
+// TransportCredentials returns server-side gRPC transport credentials that
+// read SO_PEERCRED during the handshake and record it in AuthInfo. Traffic
+// is not encrypted: the unix socket is local and its file mode is the first
+// layer of access control. A connection without peer credentials fails the
+// handshake.
+func TransportCredentials() credentials.TransportCredentials {
+	return transportCreds{}
+}
+
+type transportCreds struct{}
+
+func (transportCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	c, err := peercred.Get(conn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("peercred handshake: %w", err)
+	}
+	return conn, newAuthInfo(c), nil
+}
+
+func (transportCreds) ClientHandshake(_ context.Context, _ string, conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	c, err := peercred.Get(conn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("peercred handshake: %w", err)
+	}
+	return conn, newAuthInfo(c), nil
+}
+
+func newAuthInfo(c peercred.Cred) AuthInfo {
+	return AuthInfo{
+		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.NoSecurity},
+		Cred:           c,
+	}
+}
+
+func (transportCreds) Info() credentials.ProtocolInfo {
+	return credentials.ProtocolInfo{SecurityProtocol: "peercred"}
+}
+
+func (t transportCreds) Clone() credentials.TransportCredentials { return t }
+
+func (transportCreds) OverrideServerName(string) error { return nil }
 
 // An Allowlist decides which users may call a server: uid 0 and the listed
 // uids. It is immutable and safe for concurrent use.
@@ -30,23 +97,6 @@ func NewAllowlist(log *slog.Logger, uids ...uint32) *Allowlist {
 		a.uids[u] = true
 	}
 	return a
-}
-
-// LookupUID resolves a user name or a numeric uid, as given to
-// --allow-user.
-func LookupUID(nameOrUID string) (uint32, error) {
-	if n, err := strconv.ParseUint(nameOrUID, 10, 32); err == nil {
-		return uint32(n), nil
-	}
-	u, err := user.Lookup(nameOrUID)
-	if err != nil {
-		return 0, fmt.Errorf("looking up user %q: %w (create the user or give a numeric uid)", nameOrUID, err)
-	}
-	n, err := strconv.ParseUint(u.Uid, 10, 32)
-	if err != nil {
-		return 0, fmt.Errorf("user %q has non-numeric uid %q", nameOrUID, u.Uid)
-	}
-	return uint32(n), nil
 }
 
 // Authorize returns nil if the caller of the RPC in ctx may call method,
