@@ -18,12 +18,18 @@
 // Ciphertext, and where each byte travels (all big-endian):
 //
 //	offset  size  header field
-//	     0     2  IPv4 ID
+//	     0     2  IPv4 ID; over IPv6, the low 16 bits of the flow label
 //	     2     4  TCP sequence number
 //	     6     4  TCP acknowledgement number
 //	    10     2  TCP window
 //
 //	ciphertext = plaintext XOR keystream[:12]
+//
+// IPv6 has no ID field, so an IPv6 knock carries bytes 0-1 in the 20-bit
+// flow label, top 4 bits 0 (flow label = 0x0XXXX); the kernel's LOG target
+// prints it as FLOWLBL=. The other ten bytes travel as over IPv4, so a
+// profile works over either family unchanged. A receiver refuses a flow
+// label of 2^16 or more: no knock sets the top bits.
 //
 // A sender uses its counter and then persists counter+1. A receiver tries the
 // counters c, c+1, … c+window-1 and accepts the first whose MAC matches; it
