@@ -2,11 +2,16 @@ package knock
 
 import (
 	"crypto/rand"
+	"net/netip"
 	"testing"
 )
 
 func benchGarbage(b *testing.B, window int) {
-	v, err := NewVerifier(&testKeys, 1000, window)
+	benchGarbageVersion(b, window, NewVerifier)
+}
+
+func benchGarbageVersion(b *testing.B, window int, newVerifier func(*Keys, uint64, int) (*Verifier, error)) {
+	v, err := newVerifier(&testKeys, 1000, window)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -16,10 +21,11 @@ func benchGarbage(b *testing.B, window int) {
 		rand.Read(raw[:])
 		junk[i] = FieldsFromBytes(raw)
 	}
+	bind := Binding{7000, netip.MustParseAddr("198.51.100.7")}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		if _, _, ok := v.Match(junk[i&1023]); ok {
+		if _, _, ok := v.MatchFrom(junk[i&1023], bind); ok {
 			b.Fatal("random bytes accepted")
 		}
 	}
@@ -27,6 +33,11 @@ func benchGarbage(b *testing.B, window int) {
 
 func BenchmarkVerifyGarbageWindow20(b *testing.B)   { benchGarbage(b, 20) }
 func BenchmarkVerifyGarbageWindow1000(b *testing.B) { benchGarbage(b, 1000) }
+
+// BenchmarkVerifyV2GarbageWindow20 is the limit: at most 300 ns.
+func BenchmarkVerifyV2GarbageWindow20(b *testing.B) {
+	benchGarbageVersion(b, 20, NewVerifierV2)
+}
 
 // BenchmarkVerifyValid includes moving the window past the used counter in
 // memory (one AES), but no disk write.

@@ -48,6 +48,59 @@
 // or above the stored one, and the receiver stores used+1 before acting.
 // Forgery odds per knock are window × 2^-80 for a Verifier (any port, an
 // 80-bit MAC) and window × ports × 2^-96 for a Set (all 12 bytes fixed).
+//
+// # Version 2: knocks bound to the sender's address
+//
+// A v1 knock proves knowledge of the keys but not who sent it: an attacker
+// on the path can drop it and send the same four fields from their own
+// address, and be let in instead of the owner. A v2 knock (a profile with
+// version = 2) is the same 12 bytes, in the same header fields, under the
+// same keystream, but its plaintext is bound to the source address the
+// server sees and to the knock port:
+//
+//	v2key = HMAC-SHA1(macKey, "kk knock v2 mac key")[:16]
+//
+//	offset  size  plaintext field
+//	     0     2  p, big-endian
+//	     2     1  check = HMAC-SHA1(v2key, p big-endian)[0]
+//	     3     9  HMAC-SHA1(v2key, msg)[:9]
+//
+//	msg (13 or 17 bytes):
+//	offset  size  field
+//	     0     2  p, big-endian
+//	     2     4  counter c, big-endian
+//	     6     2  knock port (the SYN's destination port), big-endian
+//	     8     1  address family: 4 or 6
+//	     9   4/8  IPv4 source address, or the first 8 bytes of the IPv6
+//	              source address (its /64); IPv4-mapped IPv6 counts as IPv4
+//
+// Why each part is there:
+//   - The source address is the theft defence: the MAC holds for the
+//     address the owner sent from, and an attacker who resends the fields
+//     from elsewhere fails it. IPv6 binds the /64 because hosts rotate
+//     privacy addresses inside their /64, and a site's /64 is as much as an
+//     on-path attacker could claim anyway.
+//   - The counter binds the MAC to this knock. v1's MAC covers only the
+//     port, so a plaintext stays valid under every keystream; in v2 a
+//     captured knock cannot be re-encrypted for another counter.
+//   - The knock port keeps a knock for one profile's port from being
+//     replayed to another port served with the same keys.
+//   - The address family tag keeps a 4-byte and an 8-byte address from
+//     ever giving the same message.
+//   - v2key is derived, not v1's mac key, so no v1 MAC is ever a v2 MAC
+//     or the other way round. HMAC-SHA1 as the derivation is the standard
+//     library's HMAC already used here (one HKDF-Expand block with a fixed
+//     label is the same construction), and is easy to reproduce
+//     (testdata/v2vectors/make_vectors.py does, with Python and openssl).
+//   - The check byte depends on the port only, so a Verifier keeps v1's
+//     64 KiB first-byte table and rejects garbage without knowing the
+//     source: only one candidate in 256 pays for the bound MAC. It costs
+//     one MAC byte: a stolen knock resent from another address must guess
+//     the 72-bit bound MAC (odds window × 2^-72 per try), and a blind
+//     forgery all 80 bits, as in v1.
+//
+// A Set (allowed_ports) cannot precompute v2 knocks, which depend on the
+// sender; a v2 profile is checked by its Verifier alone.
 package knock
 
 import (

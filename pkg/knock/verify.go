@@ -24,11 +24,17 @@ const MaxWindow = 10000
 // knock costs a few nanoseconds per slot instead of an AES and an HMAC.
 // One byte rather than two keeps a monitor with a hundred profiles small.
 //
-// The zero value is not usable; call NewVerifier. A Verifier is unsafe for
-// concurrent use.
+// A v2 Verifier (NewVerifierV2) works the same way with the v2 key: its
+// table holds the check byte, HMAC(v2 key, port)[0], which needs no source
+// address, so a garbage v2 knock costs what a v1 one does; only a candidate
+// that passes it pays for the bound MAC.
+//
+// The zero value is not usable; call NewVerifier or NewVerifierV2. A
+// Verifier is unsafe for concurrent use.
 type Verifier struct {
 	block cipher.Block
-	mac   hash.Hash
+	mac   hash.Hash // keyed with the mac key (v1) or the v2 key
+	v2    bool
 	in    []byte // scratch for the MAC input, kept to avoid an allocation per call
 	sum   []byte // scratch for the MAC output
 
@@ -43,6 +49,16 @@ type Verifier struct {
 // NewVerifier returns a Verifier for keys k whose next unused counter is
 // counter, looking ahead window counters.
 func NewVerifier(k *Keys, counter uint64, window int) (*Verifier, error) {
+	return newVerifier(k, k.MAC, false, counter, window)
+}
+
+// NewVerifierV2 is NewVerifier for v2 knocks, which MatchFrom checks
+// against a Binding.
+func NewVerifierV2(k *Keys, counter uint64, window int) (*Verifier, error) {
+	return newVerifier(k, V2Key(k), true, counter, window)
+}
+
+func newVerifier(k *Keys, macKey [16]byte, v2 bool, counter uint64, window int) (*Verifier, error) {
 	if window < 1 || window > MaxWindow {
 		return nil, fmt.Errorf("error window %d out of range 1-%d", window, MaxWindow)
 	}
@@ -51,8 +67,9 @@ func NewVerifier(k *Keys, counter uint64, window int) (*Verifier, error) {
 	}
 	v := &Verifier{
 		block:  newBlock(k),
-		mac:    hmac.New(sha1.New, k.MAC[:]),
-		in:     make([]byte, 2),
+		mac:    hmac.New(sha1.New, macKey[:]),
+		v2:     v2,
+		in:     make([]byte, 0, v2MsgMax),
 		sum:    make([]byte, 0, sha1.Size),
 		filter: new([1 << 16]byte),
 		head:   make([]uint32, window),
@@ -89,8 +106,26 @@ func (v *Verifier) fill(i int, counter uint64) {
 // Match reports whether f is a valid knock for one of the window's
 // counters. If so it returns the requested port and the counter that
 // sealed it. Match does not change the Verifier: the caller persists
-// used+1 and then calls Advance.
+// used+1 and then calls Advance. A v2 Verifier matches nothing here: use
+// MatchFrom.
 func (v *Verifier) Match(f Fields) (port uint16, used uint32, ok bool) {
+	if v.v2 {
+		return 0, 0, false
+	}
+	return v.match(f, Binding{})
+}
+
+// MatchFrom is Match for a knock that arrived on b.KnockPort from
+// b.Source. A v1 Verifier ignores b; a v2 one accepts only a knock bound
+// to b (for IPv6, to b.Source's /64).
+func (v *Verifier) MatchFrom(f Fields, b Binding) (port uint16, used uint32, ok bool) {
+	if v.v2 && !b.Source.IsValid() {
+		return 0, 0, false
+	}
+	return v.match(f, b)
+}
+
+func (v *Verifier) match(f Fields, b Binding) (port uint16, used uint32, ok bool) {
 	head := uint32(f.ID)<<16 | f.Seq>>16
 	n := uint64(len(v.head))
 	if v.base+n > MaxCounter+1 {
@@ -105,7 +140,7 @@ func (v *Verifier) Match(f Fields) (port uint16, used uint32, ok bool) {
 		if v.filter[pt>>16] != byte(pt>>8) {
 			continue
 		}
-		if v.macMatches(f, i, uint16(pt>>16)) {
+		if v.macMatches(f, i, uint16(pt>>16), uint32(v.base+x), b) {
 			return uint16(pt >> 16), uint32(v.base + x), true
 		}
 	}
@@ -113,8 +148,10 @@ func (v *Verifier) Match(f Fields) (port uint16, used uint32, ok bool) {
 }
 
 // macMatches computes the full MAC for port and compares it, in constant
-// time, with the ten MAC bytes f carries under slot i's keystream.
-func (v *Verifier) macMatches(f Fields, i int, port uint16) bool {
+// time, with the ten MAC bytes f carries under slot i's keystream. For v2,
+// the first of them is the check byte the filter already compared, and the
+// other nine are the MAC bound to counter and b.
+func (v *Verifier) macMatches(f Fields, i int, port uint16, counter uint32, bind Binding) bool {
 	b := f.Bytes()
 	var got [macLen]byte
 	got[0] = b[2] ^ byte(v.head[i]>>8)
@@ -122,13 +159,26 @@ func (v *Verifier) macMatches(f Fields, i int, port uint16) bool {
 	for j := range 8 {
 		got[2+j] = b[4+j] ^ v.tail[i][j]
 	}
+	if v.v2 {
+		return subtle.ConstantTimeCompare(got[1:], v.macBound(port, counter, bind)[:v2MacLen]) == 1
+	}
 	return subtle.ConstantTimeCompare(got[:], v.macPort(port)[:macLen]) == 1
+}
+
+// macBound returns the v2 MAC of port, counter and b in v's scratch space,
+// valid until the next call.
+func (v *Verifier) macBound(port uint16, counter uint32, b Binding) []byte {
+	v.in = b.appendMsg(v.in[:0], port, counter)
+	v.mac.Reset()
+	v.mac.Write(v.in)
+	v.sum = v.mac.Sum(v.sum[:0])
+	return v.sum
 }
 
 // macPort returns HMAC-SHA1(macKey, port big-endian) in v's scratch space,
 // valid until the next call.
 func (v *Verifier) macPort(port uint16) []byte {
-	binary.BigEndian.PutUint16(v.in, port)
+	v.in = binary.BigEndian.AppendUint16(v.in[:0], port)
 	v.mac.Reset()
 	v.mac.Write(v.in)
 	v.sum = v.mac.Sum(v.sum[:0])
