@@ -47,6 +47,15 @@ func GenerateForGroup(profilesDir, name string, knockPort, gid int) (*Profile, e
 // GenerateAllowing is GenerateForGroup, and writes allowed_ports = allowed
 // into the profile's config unless allowed is empty.
 func GenerateAllowing(profilesDir, name string, knockPort, gid int, allowed []uint16) (*Profile, error) {
+	return GenerateVersion(profilesDir, name, knockPort, gid, allowed, 1)
+}
+
+// GenerateVersion is GenerateAllowing for knock format version (1 or 2);
+// version 2 is written into the config as version = 2.
+func GenerateVersion(profilesDir, name string, knockPort, gid int, allowed []uint16, version int) (*Profile, error) {
+	if version != 1 && version != 2 {
+		return nil, fmt.Errorf("knock version %d: use 1 or 2", version)
+	}
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
@@ -66,7 +75,7 @@ func GenerateAllowing(profilesDir, name string, knockPort, gid int, allowed []ui
 			return nil, fmt.Errorf("%s %w", AllowedPortsKey, err)
 		}
 	}
-	p := &Profile{Name: name, Dir: filepath.Join(profilesDir, name), KnockPort: uint16(knockPort), AllowedPorts: allowed}
+	p := &Profile{Name: name, Dir: filepath.Join(profilesDir, name), KnockPort: uint16(knockPort), AllowedPorts: allowed, Version: version}
 	root, err := os.OpenRoot(profilesDir)
 	if err != nil {
 		return nil, fmt.Errorf("opening profiles directory: %w", err)
@@ -173,6 +182,9 @@ func (p *Profile) config() string {
 	c := "[main]\nknock_port = " + strconv.Itoa(int(p.KnockPort)) + "\n"
 	if len(p.AllowedPorts) > 0 {
 		c += AllowedPortsKey + " = " + FormatPorts(p.AllowedPorts) + "\n"
+	}
+	if p.Version == 2 {
+		c += VersionKey + " = 2\n"
 	}
 	return c + "\n"
 }

@@ -7,6 +7,7 @@
 //	mac.key     16 random bytes, base64, newline
 //	counter     the next unused counter, decimal, newline
 //	config      INI: [main] knock_port = N, and optionally allowed_ports = 22, 443
+//	            and version = 2
 //
 // The counter is shared by every process using the profile (a client and a
 // proxy, or a monitor), so it is only changed under an exclusive flock on the
@@ -75,6 +76,8 @@ type Profile struct {
 	// AllowedPorts are the only ports a knock may ask for, sorted; nil
 	// means any. Only a server profile reads them (allowed_ports).
 	AllowedPorts []uint16
+	// Version is the knock format, 1 or 2 (config key version).
+	Version int
 
 	counterDir string // holds the counter and is locked; "" means Dir
 	seed       string // a server's own counter file, read when counterDir has none
@@ -114,6 +117,9 @@ func load(p *Profile) (*Profile, error) {
 		return nil, err
 	}
 	if p.KnockPort, err = readKnockPort(p.Dir, p.pol); err != nil {
+		return nil, err
+	}
+	if p.Version, err = readVersion(p.Dir, p.pol); err != nil {
 		return nil, err
 	}
 	if _, err := p.Counter(); err != nil {
