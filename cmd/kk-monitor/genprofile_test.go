@@ -33,3 +33,15 @@ func TestGenprofileAllowPorts(t *testing.T) {
 		t.Errorf("--allow-ports 22,0: %v, want a usage error naming the port", err)
 	}
 }
+
+// TestGenprofileV2: --v2 writes version = 2.
+func TestGenprofileV2(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "profiles")
+	if err := run([]string{"genprofile", "--profiles", dir, "--group=nonexistent-kk-group", "--v2", "669", "bound"}); err != nil {
+		t.Fatal(err)
+	}
+	want := "[main]\nknock_port = 669\nversion = 2\n\n"
+	if got, err := os.ReadFile(filepath.Join(dir, "bound", "config")); err != nil || string(got) != want {
+		t.Errorf("config %q, %v; want %q", got, err, want)
+	}
+}

@@ -6,7 +6,7 @@
 // Usage:
 //
 //	kk-monitor [run] [flags]                        follow the log (default)
-//	kk-monitor genprofile [--profiles DIR] [--group NAME] [--allow-ports LIST] <knockPort> <profileName>
+//	kk-monitor genprofile [--profiles DIR] [--group NAME] [--allow-ports LIST] [--v2] <knockPort> <profileName>
 //	kk-monitor firewall-rules [--profiles DIR] [--config FILE] [--iptables]
 //	kk-monitor check [flags]                        can this server receive knocks?
 //
@@ -32,7 +32,7 @@ import (
 const usage = `usage:
   kk-monitor [run] [--config FILE] [--profiles DIR] [--state DIR] [--log FILE] [--socket PATH]
              [--allow-root] [--from-start] [--exit-at-eof]
-  kk-monitor genprofile [--profiles DIR] [--group NAME] [--allow-ports LIST] <knockPort> <profileName>
+  kk-monitor genprofile [--profiles DIR] [--group NAME] [--allow-ports LIST] [--v2] <knockPort> <profileName>
   kk-monitor firewall-rules [--profiles DIR] [--config FILE] [--iptables] [--rate N] [--burst N]
   kk-monitor check [--config FILE] [--profiles DIR] [--log FILE] [--socket PATH] [--user NAME]
              [--groups LIST] [--timeout D]
@@ -88,6 +88,7 @@ type flags struct {
 	config, profiles, log, socket   string
 	state, group, allowPorts        string
 	allowRoot, fromStart, exitAtEOF bool
+	v2                              bool
 	iptables                        bool
 	rate, burst                     int
 	check                           checkFlags
@@ -98,6 +99,7 @@ func (f *flags) register(fs *flag.FlagSet, cmd string) {
 	if cmd == "genprofile" {
 		fs.StringVar(&f.group, "group", profile.OwnerUser, "the group kk-monitor runs as, which may read the profile")
 		fs.StringVar(&f.allowPorts, "allow-ports", "", "comma-separated ports the profile may open, written as allowed_ports (empty: any)")
+		fs.BoolVar(&f.v2, "v2", false, "v2 knocks, bound to the client's address (version = 2; behind NAT the client needs --nat-address)")
 		return
 	}
 	fs.StringVar(&f.config, "config", config.DefaultPath, "configuration file (INI, [main] section)")

@@ -31,7 +31,11 @@ func runGenprofile(f flags, args []string) error {
 			return fmt.Errorf("%w: --allow-ports %w", errUsage, err)
 		}
 	}
-	p, err := profile.GenerateAllowing(f.profiles, args[1], port, gid, allowed)
+	version := 1
+	if f.v2 {
+		version = 2
+	}
+	p, err := profile.GenerateVersion(f.profiles, args[1], port, gid, allowed, version)
 	if err != nil {
 		return err
 	}
@@ -42,6 +46,10 @@ func runGenprofile(f flags, args []string) error {
 	fmt.Printf("Created profile %s with knock port %d.\n", p.Name, p.KnockPort)
 	if len(p.AllowedPorts) > 0 {
 		fmt.Printf("It may open only ports %s (allowed_ports in %s).\n", profile.FormatPorts(p.AllowedPorts), profile.ConfigFile)
+	}
+	if p.Version == 2 {
+		fmt.Printf("Its knocks are v2, bound to the address the server sees (version = 2 in %s):\n"+
+			"a client behind NAT knocks with --nat-address <its public address>.\n", profile.ConfigFile)
 	}
 	fmt.Printf("Keys and counter written to %s/ (%s, %s, %s, %s).\n",
 		p.Dir, profile.CipherKeyFile, profile.MACKeyFile, profile.CounterFile, profile.ConfigFile)

@@ -88,7 +88,7 @@ func BenchmarkMatchGarbage(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				if _, _, ok := s.match(junk[i&1023]); ok {
+				if _, _, ok := s.match(junk[i&1023], knock.Binding{}); ok {
 					b.Fatal("random bytes accepted")
 				}
 			}

@@ -27,9 +27,9 @@ func (m *Monitor) handleKnock(pkt kernlog.Packet) {
 		return
 	}
 	f := knock.Fields{ID: pkt.ID, Seq: pkt.Seq, Ack: pkt.Ack, Window: pkt.Window}
-	port, used, ok := s.match(f)
+	port, used, ok := s.match(f, knock.Binding{KnockPort: pkt.DstPort, Source: pkt.Src})
 	if !ok {
-		m.refuse(s, pkt.Src, "no counter in the window matches: forged, replayed or too far ahead")
+		m.refuse(s, pkt.Src, s.noMatchReason())
 		return
 	}
 	if err := s.prof.Accept(used); err != nil {

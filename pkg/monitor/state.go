@@ -43,11 +43,16 @@ func (s *served) ensureVerifier() error {
 	if err != nil {
 		return err
 	}
-	v, err := knock.NewVerifier(&s.prof.Keys, c, s.window)
+	newVerifier := knock.NewVerifier
+	if s.prof.Version == 2 {
+		newVerifier = knock.NewVerifierV2
+	}
+	v, err := newVerifier(&s.prof.Keys, c, s.window)
 	if err != nil {
 		return fmt.Errorf("profile %s: %w", s.prof.Dir, err)
 	}
-	if len(s.prof.AllowedPorts) > 0 {
+	// A Set cannot precompute v2 knocks, which depend on the sender.
+	if len(s.prof.AllowedPorts) > 0 && s.prof.Version != 2 {
 		if s.set, err = knock.NewSet(&s.prof.Keys, c, knock.SetWindow, s.prof.AllowedPorts); err != nil {
 			return fmt.Errorf("profile %s: %w", s.prof.Dir, err)
 		}
@@ -61,13 +66,25 @@ func (s *served) ensureVerifier() error {
 // one lookup. Then, and for every other profile, the verifier tries
 // error_window counters for any port, so that an authentic knock for a port
 // outside allowed_ports is recognised, and refused by name.
-func (s *served) match(f knock.Fields) (port uint16, used uint32, ok bool) {
+//
+// A v2 profile's knock must be bound to b: the packet's knock port and
+// source address.
+func (s *served) match(f knock.Fields, b knock.Binding) (port uint16, used uint32, ok bool) {
 	if s.set != nil {
 		if port, used, ok = s.set.Match(f); ok {
 			return port, used, ok
 		}
 	}
-	return s.verifier.Match(f)
+	return s.verifier.MatchFrom(f, b)
+}
+
+// noMatchReason says why a knock no counter matched was refused.
+func (s *served) noMatchReason() string {
+	if s.prof.Version == 2 {
+		return "no counter in the window matches: forged, replayed, too far ahead, " +
+			"or a v2 knock made for another source address (a client behind NAT needs kk-client --nat-address)"
+	}
+	return "no counter in the window matches: forged, replayed or too far ahead"
 }
 
 // advance moves the verifier, and the Set, so that next is the oldest
@@ -186,7 +203,7 @@ func newServed(p *profile.Profile, window int, prev *state) (*served, error) {
 	s := &served{prof: p, window: window, counter: counter}
 	if prev != nil {
 		if old := prev.byPort[p.KnockPort]; old != nil && old.prof.Dir == p.Dir &&
-			old.prof.Keys == p.Keys && old.window == window &&
+			old.prof.Keys == p.Keys && old.window == window && old.prof.Version == p.Version &&
 			slices.Equal(old.prof.AllowedPorts, p.AllowedPorts) {
 			s.verifier, s.set = old.verifier, old.set
 		}
