@@ -15,7 +15,7 @@ import (
 	"github.com/kk-project/kk/pkg/syn"
 )
 
-const knockUsage = `usage: kk-client -p <portToOpen> -s <host> [-d <profileDir>]
+const knockUsage = `usage: kk-client -p <portToOpen> -s <host> [-4 | -6] [-d <profileDir>]
        kk-client proxy [--wait 250ms] [--attempts 3] [--dial-timeout 10s] [--delay 15s] [--dir ~/.knockknock]
                        [--unix PATH] [--insecure-no-auth] <listenPort>
 `
@@ -28,13 +28,28 @@ func runKnock(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("kk-client", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	port := fs.Int("p", 0, "port to open on the server, 1-65535")
-	host := fs.String("s", "", "the server's host name or IPv4 address")
-	dir := fs.String("d", "", "profile directory (default ~/.knockknock/<host>/)")
+	host := fs.String("s", "", "the server's host name, IPv4 or IPv6 address")
+	dir := fs.String("d", "", "profile directory (default ~/.knockknock/<host>/, <host> as given to -s)")
+	only4 := fs.Bool("4", false, "knock over IPv4 only")
+	only6 := fs.Bool("6", false, "knock over IPv6 only (default: the family a TCP connection to the host would use)")
 	if err := parseKnockFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *port < 1 || *port > 65535 {
 		return usage("-p %d: %v", *port, syn.ErrPort)
+	}
+	k := &syn.Knocker{}
+	switch {
+	case *only4 && *only6:
+		return usage("-4 and -6 exclude each other")
+	case *only4:
+		k.Network = "ip4"
+	case *only6:
+		k.Network = "ip6"
+	}
+	// "[fd00::1]" is accepted as "fd00::1", so both use one profile directory.
+	if h := *host; len(h) > 2 && h[0] == '[' && h[len(h)-1] == ']' {
+		*host = h[1 : len(h)-1]
 	}
 	profileDir, err := defaultProfileDir(*dir, *host)
 	if err != nil {
@@ -44,7 +59,7 @@ func runKnock(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, knockTimeout)
 	defer cancel()
-	if err := (&syn.Knocker{}).Knock(ctx, *host, profileDir, uint16(*port)); err != nil {
+	if err := k.Knock(ctx, *host, profileDir, uint16(*port)); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "Knock sent.")

@@ -1,7 +1,7 @@
 // Command kk-client sends a knockknock knock, or runs a knock-aware SOCKS5
 // proxy.
 //
-//	kk-client -p <portToOpen> -s <host> [-d <profileDir>]
+//	kk-client -p <portToOpen> -s <host> [-4 | -6] [-d <profileDir>]
 //	kk-client proxy [--wait 250ms] [--attempts 3] [--dial-timeout 10s] [--delay 15s] [--dir ~/.knockknock]
 //	                [--unix PATH] [--insecure-no-auth] <listenPort>
 //

@@ -83,7 +83,7 @@ func runCLI(t testing.TB, prefix []string, args ...string) result {
 // it.
 func newProfile(t testing.TB, name string, knockPort int) *profile.Profile {
 	t.Helper()
-	p, err := profile.Generate(t.TempDir(), name, knockPort)
+	p, err := profile.GenerateForGroup(t.TempDir(), name, knockPort, -1) // as the user holds it: 0600
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,8 +127,12 @@ func TestCLIErrors(t *testing.T) {
 		{"port negative", []string{"-p", "-1", "-s", "127.0.0.1", "-d", p.Dir}, 2, []string{"-p -1", "between 1 and 65535"}},
 		{"host does not resolve", []string{"-p", "22", "-s", "no-such-host.invalid", "-d", p.Dir}, 1,
 			[]string{`resolving host "no-such-host.invalid"`, "check the name given with -s"}},
-		{"IPv6-only host", []string{"-p", "22", "-s", "::1", "-d", p.Dir}, 1,
-			[]string{"IPv6 knocks not supported yet", "give an IPv4 address or name with -s"}},
+		{"-4 to an IPv6-only host", []string{"-4", "-p", "22", "-s", "::1", "-d", p.Dir}, 1,
+			[]string{`host "::1" resolves to [::1], none of them IPv4`, "drop -4/-6 or give another address with -s"}},
+		{"-6 to an IPv4-only host", []string{"-6", "-p", "22", "-s", "127.0.0.1", "-d", p.Dir}, 1,
+			[]string{"none of them IPv6"}},
+		{"-4 and -6", []string{"-4", "-6", "-p", "22", "-s", "::1", "-d", p.Dir}, 2,
+			[]string{"-4 and -6 exclude each other", "usage:"}},
 		{"profile directory missing", []string{"-p", "22", "-s", "myserver.example", "-d", missing}, 1,
 			[]string{missing + " does not exist", "scp root@myserver.example:/etc/knockknock.d/profiles/<profileName>/* " + missing + "/"}},
 		{"profile file missing", []string{"-p", "22", "-s", "myserver.example", "-d", incomplete.Dir}, 1,

@@ -10,9 +10,9 @@ import (
 	"github.com/kk-project/kk/pkg/profile"
 )
 
-// ErrIPv6Only means the host has no IPv4 address. Knocks travel in IPv4
-// header fields, so nothing is sent rather than knocking at nowhere.
-var ErrIPv6Only = errors.New("IPv6 knocks not supported yet")
+// ErrNoAddress means the host has no address of the family asked for
+// (Knocker.Network), so nothing is sent rather than knocking at nowhere.
+var ErrNoAddress = errors.New("host has no address of the family asked for")
 
 // ErrPort means the port to open is outside 1-65535.
 var ErrPort = errors.New("port to open must be between 1 and 65535")
@@ -24,6 +24,9 @@ var ErrPort = errors.New("port to open must be between 1 and 65535")
 type Knocker struct {
 	// Resolver looks up host names; nil means net.DefaultResolver.
 	Resolver *net.Resolver
+	// Network is "ip4" or "ip6" to knock over that family only, or "" to
+	// use the family a TCP connection to the host would try first.
+	Network string
 }
 
 // Knock asks the server host, through the profile in profileDir, to open
@@ -40,11 +43,11 @@ func (k *Knocker) Knock(ctx context.Context, host, profileDir string, port uint1
 	if err != nil {
 		return err
 	}
-	dst, err := ResolveIPv4(ctx, k.Resolver, host)
+	dst, err := Resolve(ctx, k.Resolver, host, k.Network)
 	if err != nil {
 		return err
 	}
-	raw, err := OpenRaw()
+	raw, err := OpenRawFor(dst)
 	if err != nil {
 		return err
 	}
@@ -71,21 +74,35 @@ func send(raw *RawConn, p *profile.Profile, pkt Packet, port uint16) error {
 	return raw.Send(b, pkt.Dst)
 }
 
-// ResolveIPv4 returns the first IPv4 address of host, which may be a name or
-// an address literal. A host with only IPv6 addresses yields ErrIPv6Only. A
-// nil r means net.DefaultResolver.
-func ResolveIPv4(ctx context.Context, r *net.Resolver, host string) (netip.Addr, error) {
+// Resolve returns the address of host, which may be a name or an address
+// literal, to knock at: the first of the resolver's answers (the address a
+// TCP dial tries first) of network "ip4" or "ip6", or of either when network
+// is "" or "ip". IPv4-mapped IPv6 addresses count as IPv4. A host with no
+// address of the family yields ErrNoAddress. A nil r means
+// net.DefaultResolver.
+func Resolve(ctx context.Context, r *net.Resolver, host, network string) (netip.Addr, error) {
 	if r == nil {
 		r = net.DefaultResolver
 	}
-	addrs, err := r.LookupNetIP(ctx, "ip", host)
+	addrs, err := []netip.Addr{{}}, error(nil)
+	if addrs[0], err = netip.ParseAddr(host); err != nil { // a literal keeps its zone, as in fe80::1%eth0
+		addrs, err = r.LookupNetIP(ctx, "ip", host)
+	}
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("resolving host %q: %w; check the name given with -s, or give its IPv4 address", host, err)
+		return netip.Addr{}, fmt.Errorf("resolving host %q: %w; check the name given with -s, or give its address", host, err)
 	}
 	for _, a := range addrs {
-		if a = a.Unmap(); a.Is4() {
+		a = a.Unmap()
+		if network == "" || network == "ip" || (network == "ip4") == a.Is4() {
 			return a, nil
 		}
 	}
-	return netip.Addr{}, fmt.Errorf("host %q resolves only to IPv6 (%v): %w; give an IPv4 address or name with -s", host, addrs, ErrIPv6Only)
+	return netip.Addr{}, fmt.Errorf("host %q resolves to %v, none of them %s: %w; drop -4/-6 or give another address with -s", host, addrs, familyName(network), ErrNoAddress)
+}
+
+func familyName(network string) string {
+	if network == "ip4" {
+		return "IPv4"
+	}
+	return "IPv6"
 }

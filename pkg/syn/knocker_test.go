@@ -12,26 +12,32 @@ import (
 	"github.com/kk-project/kk/pkg/profile"
 )
 
-func TestResolveIPv4(t *testing.T) {
+func TestResolve(t *testing.T) {
 	cases := []struct {
-		host    string
-		want    string
-		wantErr error
+		host, network string
+		want          string
+		wantErr       error
 	}{
 		{host: "127.0.0.1", want: "127.0.0.1"},
-		{host: "localhost", want: "127.0.0.1"},
+		{host: "127.0.0.1", network: "ip4", want: "127.0.0.1"},
+		{host: "127.0.0.1", network: "ip6", wantErr: ErrNoAddress},
 		{host: "::ffff:10.1.2.3", want: "10.1.2.3"},
-		{host: "::1", wantErr: ErrIPv6Only},
-		{host: "2001:db8::1", wantErr: ErrIPv6Only},
+		{host: "::ffff:10.1.2.3", network: "ip6", wantErr: ErrNoAddress},
+		{host: "::1", want: "::1"},
+		{host: "::1", network: "ip6", want: "::1"},
+		{host: "::1", network: "ip4", wantErr: ErrNoAddress},
+		{host: "2001:db8::1", want: "2001:db8::1"},
+		{host: "2001:db8::1", network: "ip4", wantErr: ErrNoAddress},
+		{host: "fe80::1%lo", network: "ip6", want: "fe80::1%lo"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.host, func(t *testing.T) {
-			got, err := ResolveIPv4(context.Background(), nil, tc.host)
+		t.Run(tc.host+"/"+tc.network, func(t *testing.T) {
+			got, err := Resolve(context.Background(), nil, tc.host, tc.network)
 			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("ResolveIPv4(%q) error %v, want %v", tc.host, err, tc.wantErr)
+				t.Fatalf("Resolve(%q, %q) error %v, want %v", tc.host, tc.network, err, tc.wantErr)
 			}
 			if err == nil && got.String() != tc.want {
-				t.Errorf("ResolveIPv4(%q) = %s, want %s", tc.host, got, tc.want)
+				t.Errorf("Resolve(%q, %q) = %s, want %s", tc.host, tc.network, got, tc.want)
 			}
 		})
 	}
@@ -40,14 +46,14 @@ func TestResolveIPv4(t *testing.T) {
 // TestKnockChecksBeforeSpending checks that every failure Knock can detect
 // up front leaves the counter alone.
 func TestKnockChecksBeforeSpending(t *testing.T) {
-	p, err := profile.Generate(t.TempDir(), "srv", 700)
+	p, err := profile.GenerateForGroup(t.TempDir(), "srv", 700, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &Knocker{}
+	k := &Knocker{Network: "ip4"}
 	ctx := context.Background()
-	if err := k.Knock(ctx, "::1", p.Dir, 22); !errors.Is(err, ErrIPv6Only) {
-		t.Errorf("knock to ::1: %v, want ErrIPv6Only", err)
+	if err := k.Knock(ctx, "::1", p.Dir, 22); !errors.Is(err, ErrNoAddress) {
+		t.Errorf("IPv4 knock to ::1: %v, want ErrNoAddress", err)
 	}
 	if err := k.Knock(ctx, "127.0.0.1", p.Dir, 0); !errors.Is(err, ErrPort) {
 		t.Errorf("knock for port 0: %v, want ErrPort", err)
@@ -58,7 +64,7 @@ func TestKnockChecksBeforeSpending(t *testing.T) {
 }
 
 func TestLoadProfileNamesMissingFile(t *testing.T) {
-	p, err := profile.Generate(t.TempDir(), "srv", 701)
+	p, err := profile.GenerateForGroup(t.TempDir(), "srv", 701, -1)
 	if err != nil {
 		t.Fatal(err)
 	}

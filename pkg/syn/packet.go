@@ -51,7 +51,7 @@ const (
 )
 
 // A Packet describes one knock SYN. The zero value is not a valid packet:
-// Src and Dst must be IPv4 addresses.
+// Src and Dst must be both IPv4 or both IPv6 addresses.
 type Packet struct {
 	Src, Dst netip.Addr
 	SrcPort  uint16
@@ -60,10 +60,15 @@ type Packet struct {
 }
 
 // Append appends the serialized packet, checksums filled in, to b and returns
-// the extended slice. It fails if Src or Dst is not an IPv4 address.
+// the extended slice: Len bytes if Src and Dst are IPv4, Len6 if both are
+// IPv6 (see packet6.go). It fails if the families differ or an address is
+// invalid or IPv4-mapped.
 func (p *Packet) Append(b []byte) ([]byte, error) {
+	if p.Src.Is6() && p.Dst.Is6() && !p.Src.Is4In6() && !p.Dst.Is4In6() {
+		return p.append6(b), nil
+	}
 	if !p.Src.Is4() || !p.Dst.Is4() {
-		return b, fmt.Errorf("building knock packet %s -> %s: both addresses must be IPv4", p.Src, p.Dst)
+		return b, fmt.Errorf("building knock packet %s -> %s: both addresses must be IPv4, or both IPv6", p.Src, p.Dst)
 	}
 	start := len(b)
 	b = append(b, make([]byte, Len)...)
@@ -87,6 +92,12 @@ func (p *Packet) putIPv4(h []byte) {
 }
 
 func (p *Packet) putTCP(h []byte) {
+	p.putTCPFields(h)
+	binary.BigEndian.PutUint16(h[16:], fold(sum(pseudoHeaderSum(p.Src, p.Dst, len(h)), h)))
+}
+
+// putTCPFields writes the TCP header of either family, checksum left 0.
+func (p *Packet) putTCPFields(h []byte) {
 	binary.BigEndian.PutUint16(h[0:], p.SrcPort)
 	binary.BigEndian.PutUint16(h[2:], p.DstPort)
 	binary.BigEndian.PutUint32(h[4:], p.Fields.Seq)
@@ -94,7 +105,6 @@ func (p *Packet) putTCP(h []byte) {
 	h[12] = (tcpHeaderLen / 4) << 4
 	h[13] = flagSYN
 	binary.BigEndian.PutUint16(h[14:], p.Fields.Window)
-	binary.BigEndian.PutUint16(h[16:], fold(sum(pseudoHeaderSum(p.Src, p.Dst, len(h)), h)))
 }
 
 // pseudoHeaderSum is the one's-complement sum of the IPv4 pseudo-header that

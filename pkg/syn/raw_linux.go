@@ -3,8 +3,10 @@ package syn
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,10 +15,12 @@ import (
 // CAP_NET_RAW. Errors wrapping it say how to grant the capability.
 var ErrNoCapability = errors.New("CAP_NET_RAW is required to send the knock")
 
-// A RawConn is an IPv4 raw socket with IP_HDRINCL set, so the caller writes
-// the IPv4 header itself. It is safe for concurrent use.
+// A RawConn is a raw socket of one family with IP_HDRINCL (IPv4) or
+// IPV6_HDRINCL (IPv6) set, so the caller writes the IP header itself. It is
+// safe for concurrent use.
 type RawConn struct {
 	fd int
+	v6 bool
 }
 
 // OpenRaw opens a raw socket for sending knock packets. Without CAP_NET_RAW
@@ -37,6 +41,31 @@ func OpenRaw() (*RawConn, error) {
 	return &RawConn{fd: fd}, nil
 }
 
+// OpenRaw6 is OpenRaw for IPv6. It needs Linux 4.5 or later, where
+// IPV6_HDRINCL lets the sender write the flow label that carries the knock.
+func OpenRaw6() (*RawConn, error) {
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return nil, fmt.Errorf("opening IPv6 raw socket: %w: %w; %s", err, ErrNoCapability, CapabilityHint())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening IPv6 raw socket: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_HDRINCL, 1); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("setting IPV6_HDRINCL on raw socket (needs Linux 4.5 or later): %w", err)
+	}
+	return &RawConn{fd: fd, v6: true}, nil
+}
+
+// OpenRawFor opens the raw socket of dst's family.
+func OpenRawFor(dst netip.Addr) (*RawConn, error) {
+	if dst.Is6() && !dst.Is4In6() {
+		return OpenRaw6()
+	}
+	return OpenRaw()
+}
+
 // CapabilityHint tells the user how to give this program CAP_NET_RAW.
 func CapabilityHint() string {
 	exe, err := os.Executable()
@@ -48,10 +77,15 @@ func CapabilityHint() string {
 
 // Send writes one serialized packet to dst.
 func (c *RawConn) Send(pkt []byte, dst netip.Addr) error {
-	if !dst.Is4() {
-		return fmt.Errorf("sending knock to %s: only IPv4 is supported", dst)
+	var sa unix.Sockaddr
+	switch {
+	case c.v6 && dst.Is6() && !dst.Is4In6():
+		sa = &unix.SockaddrInet6{Addr: dst.As16(), ZoneId: zoneID(dst)}
+	case !c.v6 && dst.Is4():
+		sa = &unix.SockaddrInet4{Addr: dst.As4()}
+	default:
+		return fmt.Errorf("sending knock to %s: the raw socket is of the other address family", dst)
 	}
-	sa := &unix.SockaddrInet4{Addr: dst.As4()}
 	if err := unix.Sendto(c.fd, pkt, 0, sa); err != nil {
 		return fmt.Errorf("sending knock packet to %s: %w", dst, err)
 	}
@@ -61,4 +95,17 @@ func (c *RawConn) Send(pkt []byte, dst netip.Addr) error {
 // Close closes the socket.
 func (c *RawConn) Close() error {
 	return unix.Close(c.fd)
+}
+
+// zoneID returns the interface index of a scoped address such as
+// fe80::1%eth0, or 0.
+func zoneID(a netip.Addr) uint32 {
+	if a.Zone() == "" {
+		return 0
+	}
+	if ifi, err := net.InterfaceByName(a.Zone()); err == nil {
+		return uint32(ifi.Index)
+	}
+	n, _ := strconv.ParseUint(a.Zone(), 10, 32)
+	return uint32(n)
 }

@@ -19,19 +19,27 @@ const (
 	defaultPortHigh = 60999
 )
 
-// SourceFor returns the address the kernel would send from to reach dst. It
+// SourceFor returns the address, of dst's family, the kernel would send from
+// to reach dst. It
 // connects a UDP socket, which consults the routing table but sends nothing.
 func SourceFor(dst netip.Addr) (netip.Addr, error) {
-	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
+	network := "udp4"
+	if !dst.Is4() {
+		network = "udp6"
+	}
+	c, err := net.DialUDP(network, nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("finding the source address for %s: %w", dst, err)
 	}
 	defer c.Close()
-	src := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
-	if !src.Is4() {
-		return netip.Addr{}, fmt.Errorf("finding the source address for %s: got non-IPv4 %s", dst, src)
+	src := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr()
+	if dst.Is4() {
+		src = src.Unmap()
 	}
-	return src, nil
+	if src.Is4() != dst.Is4() {
+		return netip.Addr{}, fmt.Errorf("finding the source address for %s: got %s of the other family", dst, src)
+	}
+	return src.WithZone(""), nil
 }
 
 // EphemeralPort returns a random port from the kernel's ephemeral range, so
