@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,8 +16,8 @@ import (
 	"github.com/kk-project/kk/pkg/syn"
 )
 
-const knockUsage = `usage: kk-client -p <portToOpen> -s <host> [-4 | -6] [-d <profileDir>]
-       kk-client proxy [--wait 250ms] [--attempts 3] [--dial-timeout 10s] [--delay 15s] [--dir ~/.knockknock]
+const knockUsage = `usage: kk-client -p <portToOpen> -s <host> [-4 | -6] [-d <profileDir>] [--nat-address ADDR]
+       kk-client proxy [--nat-address ADDR] [--wait 250ms] [--attempts 3] [--dial-timeout 10s] [--delay 15s] [--dir ~/.knockknock]
                        [--unix PATH] [--insecure-no-auth] <listenPort>
 `
 
@@ -32,13 +33,15 @@ func runKnock(args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("d", "", "profile directory (default ~/.knockknock/<host>/, <host> as given to -s)")
 	only4 := fs.Bool("4", false, "knock over IPv4 only")
 	only6 := fs.Bool("6", false, "knock over IPv6 only (default: the family a TCP connection to the host would use)")
+	var nat netip.Addr
+	addNATFlag(fs, &nat)
 	if err := parseKnockFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *port < 1 || *port > 65535 {
 		return usage("-p %d: %v", *port, syn.ErrPort)
 	}
-	k := &syn.Knocker{}
+	k := &syn.Knocker{NATAddress: nat}
 	switch {
 	case *only4 && *only6:
 		return usage("-4 and -6 exclude each other")

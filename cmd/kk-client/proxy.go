@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 type proxyOptions struct {
 	port     int    // TCP port on loopback; -1: none
 	unixPath string // unix socket; "": none
+	nat      netip.Addr
 }
 
 // runProxy parses the proxy command line and serves until SIGINT or SIGTERM.
@@ -33,7 +35,7 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	}
 	log := sdlog.New(stderr) // journal priorities only if stderr is the journal stream
 	cfg.Logger = log
-	cfg.Knocker = &syn.Knocker{}
+	cfg.Knocker = &syn.Knocker{NATAddress: opts.nat}
 	raw, err := syn.OpenRaw() // fail now, not at the first knocked connection
 	if err != nil {
 		return err
@@ -130,6 +132,7 @@ func parseProxyFlags(args []string, stdout io.Writer) (proxy.Config, proxyOption
 	fs.DurationVar(&cfg.Delay, "delay", proxy.DefaultDelay, "the server's delay: a knock is reused this long, and at most 10 knocks go to a host in it")
 	fs.StringVar(&cfg.ProfilesDir, "dir", "", "profiles directory, one subdirectory per host (default ~/.knockknock)")
 	fs.StringVar(&opts.unixPath, "unix", "", "also (or, without <listenPort>, only) serve on this unix socket, for your own user only")
+	addNATFlag(fs, &opts.nat)
 	fs.BoolVar(&cfg.NoAuth, "insecure-no-auth", false, "serve TCP without a user name and password: any local user can make the proxy knock")
 	pos, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {

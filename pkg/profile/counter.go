@@ -99,9 +99,20 @@ func (p *Profile) update(fn func(cur uint64) (uint64, error), took *bool) error 
 // returning, so the knock can be sent only after the counter is safe on
 // disk.
 func (p *Profile) NextKnock(port uint16) (f knock.Fields, used uint32, err error) {
+	return p.NextKnockFor(port, knock.Binding{})
+}
+
+// NextKnockFor is NextKnock for a profile of either version: a v2 knock
+// (Version 2) is bound to b, a v1 knock ignores it. A v2 profile with no
+// b.Source returns an error wrapping knock.ErrNoSource and spends no
+// counter.
+func (p *Profile) NextKnockFor(port uint16, b knock.Binding) (f knock.Fields, used uint32, err error) {
+	if p.Version == 2 && !b.Source.IsValid() {
+		return f, 0, fmt.Errorf("profile %s is v2: %w", p.Dir, knock.ErrNoSource)
+	}
 	err = p.UpdateCounter(func(cur uint64) (uint64, error) {
 		for c := cur; c <= knock.MaxCounter; c++ {
-			f = knock.Encode(&p.Keys, uint32(c), port)
+			f = p.encode(uint32(c), port, b)
 			if f.ID != 0 {
 				used = uint32(c)
 				return c + 1, nil
@@ -110,6 +121,15 @@ func (p *Profile) NextKnock(port uint16) (f knock.Fields, used uint32, err error
 		return 0, fmt.Errorf("%s: %w", p.counterPath(), knock.ErrCounterExhausted)
 	})
 	return f, used, err
+}
+
+// encode seals a knock in the profile's version; b.Source is valid for v2.
+func (p *Profile) encode(counter uint32, port uint16, b knock.Binding) knock.Fields {
+	if p.Version == 2 {
+		f, _ := knock.EncodeV2(&p.Keys, counter, port, b)
+		return f
+	}
+	return knock.Encode(&p.Keys, counter, port)
 }
 
 // Accept records that counter used was accepted, for the receiving side:

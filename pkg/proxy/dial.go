@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/kk-project/kk/pkg/profile"
 )
 
 // dial connects to addr, a "host:port" whose host is a name or an address,
@@ -88,7 +90,20 @@ func (s *Server) knockAndDial(ctx context.Context, dir string, target netip.Addr
 		}
 		lastErr = err
 	}
-	return nil, knocks, fmt.Errorf("no connection after %d knocks: %w", knocks, lastErr)
+	return nil, knocks, fmt.Errorf("no connection after %d knocks%s: %w", knocks, v2Hint(dir), lastErr)
+}
+
+// v2Hint explains, for a v2 profile in dir, the likeliest reason a knock
+// opened nothing: the server saw another source address than the knock
+// was bound to. It is "" for a v1 profile.
+func v2Hint(dir string) string {
+	p, err := profile.Load(dir)
+	if err != nil || p.Version != 2 {
+		return ""
+	}
+	return " (profile " + dir + " is v2: its knocks are bound to the source address the server sees; " +
+		"if this machine is behind NAT the server sees the NAT's address, so the knocks were refused: " +
+		"run kk-client proxy --nat-address <public address>)"
 }
 
 // waitToKnock waits until the gate lets a knock to target's port go, or

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/kk-project/kk/pkg/knock"
 	"github.com/kk-project/kk/pkg/profile"
 )
 
@@ -27,6 +28,10 @@ type Knocker struct {
 	// Network is "ip4" or "ip6" to knock over that family only, or "" to
 	// use the family a TCP connection to the host would try first.
 	Network string
+	// NATAddress, if valid, is the source address a v2 knock is bound to
+	// instead of this machine's own source address toward the server: the
+	// public address of a NAT the knock passes (kk-client --nat-address).
+	NATAddress netip.Addr
 }
 
 // Knock asks the server host, through the profile in profileDir, to open
@@ -56,13 +61,18 @@ func (k *Knocker) Knock(ctx context.Context, host, profileDir string, port uint1
 	if err != nil {
 		return err
 	}
-	return send(raw, p, Packet{Src: src, Dst: dst, SrcPort: EphemeralPort(), DstPort: p.KnockPort}, port)
+	bound := src
+	if k.NATAddress.IsValid() {
+		bound = k.NATAddress
+	}
+	return send(raw, p, Packet{Src: src, Dst: dst, SrcPort: EphemeralPort(), DstPort: p.KnockPort}, port, bound)
 }
 
 // send seals the knock for port with the profile's next counter into pkt
-// and sends it.
-func send(raw *RawConn, p *profile.Profile, pkt Packet, port uint16) error {
-	f, _, err := p.NextKnock(port)
+// and sends it. A v2 profile's knock is bound to pkt's knock port and to
+// the source address bound, the one the server will see.
+func send(raw *RawConn, p *profile.Profile, pkt Packet, port uint16, bound netip.Addr) error {
+	f, _, err := p.NextKnockFor(port, knock.Binding{KnockPort: pkt.DstPort, Source: bound})
 	if err != nil {
 		return fmt.Errorf("taking the next counter from profile %s: %w", p.Dir, err)
 	}
