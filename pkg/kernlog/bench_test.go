@@ -15,10 +15,16 @@ func BenchmarkParseNonKnock(b *testing.B) {
 	cases := readCases(b)
 	otherPort := []byte(cases[3].line) // kernel RST reply to port 2247
 	otherPrefix := []byte(strings.Replace(cases[0].line, "REJECT ", "DROP ", 1))
+	var v6OtherPort []byte // the kernel's IPv6 RST reply, from a knock port
+	for _, c := range cases {
+		if c.note == "IPv6 RST reply" && v6OtherPort == nil {
+			v6OtherPort = []byte(c.line)
+		}
+	}
 	for _, bc := range []struct {
 		name string
 		line []byte
-	}{{"OtherPort", otherPort}, {"OtherPrefix", otherPrefix}} {
+	}{{"OtherPort", otherPort}, {"OtherPrefix", otherPrefix}, {"IPv6OtherPort", v6OtherPort}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -30,15 +36,25 @@ func BenchmarkParseNonKnock(b *testing.B) {
 	}
 }
 
-// BenchmarkParseKnock measures a full parse of a knock candidate.
+// BenchmarkParseKnock measures a full parse of a knock candidate, IPv4 and
+// IPv6.
 func BenchmarkParseKnock(b *testing.B) {
 	p := NewParser("REJECT ", testPorts)
-	line := []byte(readCases(b)[0].line)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, v := p.ParseSyslog(line); v != Knock {
-			b.Fatal(v)
+	var v6 string
+	for _, c := range readCases(b) {
+		if strings.HasPrefix(c.want, "knock src=fd00:") && v6 == "" {
+			v6 = c.line
 		}
+	}
+	for name, line := range map[string][]byte{"IPv4": []byte(readCases(b)[0].line), "IPv6": []byte(v6)} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, v := p.ParseSyslog(line); v != Knock && v != Loopback {
+					b.Fatal(v)
+				}
+			}
+		})
 	}
 }
 

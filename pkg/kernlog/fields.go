@@ -1,6 +1,9 @@
 package kernlog
 
-import "bytes"
+import (
+	"bytes"
+	"net/netip"
+)
 
 // Bits of the fields a knock line must carry.
 const (
@@ -19,6 +22,8 @@ type scan struct {
 	pkt      Packet
 	have     uint8
 	src      []byte
+	flow     bool // the ID came from FLOWLBL (IPv6), not ID (IPv4)
+	flowHigh bool // FLOWLBL is 2^16 or more
 	tcp      bool
 	syn, ack bool
 }
@@ -67,6 +72,11 @@ func (s *scan) add(tok []byte) bool {
 		bit = haveID
 		n, ok = parseUint(val, 0xffff)
 		s.pkt.ID = uint16(n)
+	case "FLOWLBL":
+		// IPv6 carries the knock's ID in the low 16 bits of the flow label.
+		bit, s.flow = haveID, true
+		n, ok = parseUint(val, 0xfffff)
+		s.pkt.ID, s.flowHigh = uint16(n), n > 0xffff
 	case "SEQ":
 		bit = haveSeq
 		n, ok = parseUint(val, 0xffffffff)
@@ -94,11 +104,13 @@ func (s *scan) verdict(p *Parser) (Packet, Verdict) {
 	if s.have&haveSrc == 0 {
 		return Packet{}, MissingField
 	}
-	if bytes.IndexByte(s.src, ':') >= 0 {
-		return Packet{}, NotIPv4
+	v6 := bytes.IndexByte(s.src, ':') >= 0
+	parse := parseIPv4
+	if v6 {
+		parse = parseIPv6
 	}
-	src, ok := parseIPv4(s.src)
-	if !ok {
+	src, ok := parse(s.src)
+	if !ok || (s.flow && !v6) || (s.have&haveID != 0 && v6 && !s.flow) {
 		return Packet{}, Malformed
 	}
 	switch {
@@ -114,7 +126,45 @@ func (s *scan) verdict(p *Parser) (Packet, Verdict) {
 		return Packet{}, MissingField
 	case !p.isKnockPort(s.pkt.DstPort):
 		return Packet{}, OtherPort
+	case s.flowHigh:
+		return Packet{}, BadFlowLabel
 	}
 	s.pkt.Src = src
 	return s.pkt, Knock
+}
+
+// parseIPv6 parses an IPv6 address as the kernel's LOG target prints it:
+// eight groups of four lower-case hex digits, nothing abbreviated. An
+// IPv4-mapped address is refused: no IPv6 packet comes from one.
+func parseIPv6(b []byte) (netip.Addr, bool) {
+	var a [16]byte
+	if len(b) != 39 {
+		return netip.Addr{}, false
+	}
+	for i := range 8 {
+		g := b[i*5:]
+		if i < 7 && g[4] != ':' {
+			return netip.Addr{}, false
+		}
+		for j := range 4 {
+			d := hexDigit(g[j])
+			if d < 0 {
+				return netip.Addr{}, false
+			}
+			a[i*2+j/2] |= byte(d) << (4 * (1 - j%2))
+		}
+	}
+	addr := netip.AddrFrom16(a)
+	return addr, !addr.Is4In6()
+}
+
+// hexDigit returns the value of a lower-case hex digit, or -1.
+func hexDigit(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c - 'a' + 10)
+	}
+	return -1
 }

@@ -29,10 +29,14 @@ func FuzzParseSyslog(f *testing.F) {
 		if again, v2 := p.ParseMessage(msg); again != pkt || v2 != Knock {
 			t.Fatalf("message parses differently: %q", line)
 		}
-		if !p.isKnockPort(pkt.DstPort) || !pkt.Src.Is4() {
+		if !p.isKnockPort(pkt.DstPort) || !pkt.Src.IsValid() || pkt.Src.Is4In6() {
 			t.Fatalf("accepted %+v", pkt)
 		}
-		for _, f := range []string{" SRC=", " DPT=", " ID=", " SEQ=", " ACK=", " WINDOW=", " SYN"} {
+		id := " ID="
+		if pkt.Src.Is6() {
+			id = " FLOWLBL="
+		}
+		for _, f := range []string{" SRC=", " DPT=", id, " SEQ=", " ACK=", " WINDOW=", " SYN"} {
 			if !strings.Contains(line, f) {
 				t.Fatalf("accepted a line without %q: %q", f, line)
 			}
@@ -44,7 +48,7 @@ func FuzzParseSyslog(f *testing.F) {
 func FuzzFormatParse(f *testing.F) {
 	p := NewParser("REJECT ", testPorts)
 	for _, c := range readCases(f) {
-		if pkt, v := p.ParseSyslog([]byte(c.line)); v == Knock {
+		if pkt, v := p.ParseSyslog([]byte(c.line)); v == Knock && pkt.Src.Is4() {
 			f.Add(pkt.Src.As4()[0], pkt.DstPort, pkt.ID, pkt.Seq, pkt.Ack, pkt.Window)
 		}
 	}
@@ -82,7 +86,7 @@ func FuzzParseJournalJSON(f *testing.F) {
 		if err := json.Unmarshal([]byte(line), &e); err != nil || e.Transport != "kernel" {
 			t.Fatalf("accepted a non-kernel entry: %q", line)
 		}
-		if !p.isKnockPort(pkt.DstPort) || !pkt.Src.Is4() {
+		if !p.isKnockPort(pkt.DstPort) || !pkt.Src.IsValid() {
 			t.Fatalf("accepted %+v", pkt)
 		}
 	})

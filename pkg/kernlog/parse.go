@@ -17,7 +17,9 @@ import (
 )
 
 // A Packet holds what a knock line carries: the sender, the destination port
-// and the four header fields that hold the knock's ciphertext.
+// and the four header fields that hold the knock's ciphertext. For an IPv6
+// line, Src is IPv6 and ID is the flow label (FLOWLBL=), which a knock keeps
+// below 2^16.
 type Packet struct {
 	Src     netip.Addr
 	DstPort uint16
@@ -39,14 +41,14 @@ const (
 	NotSYN                      // the SYN flag is not set
 	HasACK                      // the ACK flag is set
 	OtherPort                   // DPT is not a knock port
-	MissingField                // SRC, DPT, ID, SEQ, ACK or WINDOW is absent
-	NotIPv4                     // the source is not an IPv4 address
+	MissingField                // SRC, DPT, ID (FLOWLBL for IPv6), SEQ, ACK or WINDOW is absent
+	BadFlowLabel                // an IPv6 flow label of 2^16 or more: a knock keeps the top 4 bits 0
 	Malformed                   // a field is repeated or does not parse
 	Loopback                    // a knock that arrived on lo (IN=lo): see ParseMessage
 )
 
 var verdictNames = [...]string{"knock", "not a kernel message", "no log prefix", "not TCP",
-	"no SYN flag", "ACK flag set", "not a knock port", "missing field", "not IPv4", "malformed", "arrived on loopback"}
+	"no SYN flag", "ACK flag set", "not a knock port", "missing field", "flow label over 16 bits", "malformed", "arrived on loopback"}
 
 // String returns a short description of v.
 func (v Verdict) String() string {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // testPorts are the knock ports used by testdata/syslog.txt.
@@ -203,6 +204,19 @@ func TestParseAllocs(t *testing.T) {
 		line := []byte(c.line)
 		if n := testing.AllocsPerRun(10, func() { p.ParseSyslog(line) }); n != 0 {
 			t.Errorf("line %d: %v allocs", c.lineNo, n)
+		}
+	}
+}
+
+// TestFormatParseIPv6 round-trips IPv6 packets through FormatSyslog, whose
+// line mimics the real ip6tables samples in testdata/syslog.txt.
+func TestFormatParseIPv6(t *testing.T) {
+	p := NewParser("REJECT ", testPorts)
+	for _, src := range []string{"fd00:201:7::1", "2001:db8:ffff:ffff:ffff:ffff:ffff:fffe", "::1:0:0:0"} {
+		want := Packet{Src: netip.MustParseAddr(src), DstPort: 4444, ID: 0xabcd, Seq: 1, Ack: 2, Window: 3}
+		line := FormatSyslog(time.Date(2026, 11, 6, 9, 8, 7, 0, time.UTC), "host", "REJECT ", want)
+		if got, v := p.ParseSyslog([]byte(line)); v != Knock || got != want {
+			t.Errorf("%q parsed as %s, want %s", line, describe(got, v), describe(want, Knock))
 		}
 	}
 }
