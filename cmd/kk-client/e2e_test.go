@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"sync"
@@ -89,9 +90,10 @@ func firewall(t *testing.T, srv *nstest.NS, knockPort int, prefix string) {
 // the server kernel logs and opens a port for the knocking address once it
 // has seen the wanted number of knocks for that port.
 type opener struct {
-	srv    *nstest.NS
-	v      *knock.Verifier
-	openOn map[uint16]int
+	srv       *nstest.NS
+	v         *knock.Verifier
+	knockPort uint16
+	openOn    map[uint16]int
 
 	mu    sync.Mutex
 	seen  map[uint16]int
@@ -101,11 +103,15 @@ type opener struct {
 
 func startOpener(t *testing.T, srv *nstest.NS, p *profile.Profile, prefix string, openOn map[uint16]int) *opener {
 	t.Helper()
-	v, err := knock.NewVerifier(&p.Keys, 0, 16)
+	newVerifier := knock.NewVerifier
+	if p.Version == 2 {
+		newVerifier = knock.NewVerifierV2
+	}
+	v, err := newVerifier(&p.Keys, 0, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &opener{srv: srv, v: v, openOn: openOn, seen: map[uint16]int{}}
+	o := &opener{srv: srv, v: v, knockPort: p.KnockPort, openOn: openOn, seen: map[uint16]int{}}
 	kmsg := openKmsg(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -131,7 +137,7 @@ func startOpener(t *testing.T, srv *nstest.NS, p *profile.Profile, prefix string
 
 func (o *opener) handle(ctx context.Context, line string) {
 	f, src := parseLogLine(line)
-	port, used, ok := o.v.Match(f)
+	port, used, ok := o.v.MatchFrom(f, knock.Binding{KnockPort: o.knockPort, Source: netip.MustParseAddr(src)})
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if !ok {
