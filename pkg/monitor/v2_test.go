@@ -2,6 +2,8 @@ package monitor
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -62,4 +64,38 @@ func TestV2StolenKnock(t *testing.T) {
 	// v1: the same theft works.
 	h.appendLines(fieldsLine(plain, knock.Encode(&plain.Keys, 0, 22), attacker))
 	h.waitFor("v1 stolen knock opening for the attacker", func() bool { return h.opens(attacker, 22) == 1 })
+}
+
+// TestSwitchToV2KeepsCounter: editing a served profile's config to
+// version = 2 and reloading switches it to v2 knocks, with its counter kept.
+func TestSwitchToV2KeepsCounter(t *testing.T) {
+	const owner = "192.0.2.10"
+	h := newHarness(t)
+	p := h.addProfile("web", 4447)
+	h.startHelper()
+	h.start(h.options())
+	h.appendLines(knockLine(p, 0, 22, owner))
+	h.waitFor("the v1 knock", func() bool { return h.opens(owner, 22) == 1 })
+
+	cfg := "[main]\nknock_port = 4447\nversion = 2\n"
+	if err := os.WriteFile(filepath.Join(p.Dir, profile.ConfigFile), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.m.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	h.appendLines(knockLine(p, 1, 80, owner)) // v1 knocks are refused now
+	h.waitFor("refusal of a v1 knock", func() bool { return h.m.Stats().Refused == 1 })
+	f, err := knock.EncodeV2(&p.Keys, 1, 443, knock.Binding{KnockPort: 4447, Source: netip.MustParseAddr(owner)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.appendLines(fieldsLine(p, f, owner))
+	h.waitFor("the v2 knock with the next counter", func() bool { return h.opens(owner, 443) == 1 })
+	if n := h.opens(owner, 80); n != 0 {
+		t.Errorf("the v1 knock after the switch opened port 80 %d times", n)
+	}
+	if c := h.counter(p); c != 2 {
+		t.Errorf("counter %d, want 2", c)
+	}
 }
