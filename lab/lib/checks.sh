@@ -115,6 +115,33 @@ chk_expires() {
 	echo "rule gone $late ms after its deadline, connection refused"
 }
 
+# chk_ipv6: over IPv6, with the same profile: the client is refused, its
+# knock (kk-client -6, the ID in the flow label) opens the port for its IPv6
+# address only (an ip6tables rule), the attacker stays refused, and the rule
+# expires.
+chk_ipv6() {
+	if connect6 "$NS_C"; then echo "connected over IPv6 before any knock"; return 1; fi
+	in_ns "$NS_C" env HOME="$T/client/home" "$BIN/kk-client" -6 -p "$SERVICE_PORT" -s "$SERVER_IP6" -d "$CLIENT_PROFILE" >/dev/null ||
+		{ echo "kk-client -6 failed"; return 1; }
+	wait_until 5 rule6_present "$CLIENT_IP6" || { echo "no ip6tables rule within 5 s: $(grep FLOWLBL "$T/log/kern.log" | tail -1)"; return 1; }
+	connect6 "$NS_C" || { echo "rule present but the IPv6 connection failed"; return 1; }
+	if connect6 "$NS_A"; then echo "the attacker connected over IPv6"; return 1; fi
+	wait_until $((DELAY + 3)) rule6_absent "$CLIENT_IP6" ||
+		{ echo "IPv6 rule still present $((DELAY + 3)) s later"; return 1; }
+	if connect6 "$NS_C"; then echo "IPv6 rule gone but a connection still succeeded"; return 1; fi
+	echo "knock logged with FLOWLBL=, ip6tables rule, service reached over IPv6, attacker refused, rule expired"
+}
+
+rule6_present() {
+	in_ns "$NS_S" ip6tables -w 5 -S KNOCKKNOCK 2>/dev/null | grep -qE -- "^-A KNOCKKNOCK -s $1/128 .*--dport $SERVICE_PORT( |$)"
+}
+
+rule6_absent() { ! rule6_present "$@"; }
+
+connect6() {
+	in_ns "$1" curl -s --max-time 3 "http://[$SERVER_IP6]:$SERVICE_PORT/" 2>/dev/null | grep -q kk-lab-service
+}
+
 # last_knock_fields prints "ID SEQ ACK WINDOW" of the client's last knock in kern.log.
 last_knock_fields() {
 	grep -E "REJECT .*SRC=$CLIENT_IP .*DPT=$KNOCK_PORT .* SYN " "$T/log/kern.log" | tail -1 |

@@ -12,6 +12,11 @@
 SERVER_IP=10.201.0.1
 CLIENT_IP=10.201.0.2
 ATTACKER_IP=10.201.0.3
+# The same hosts over IPv6, on one /64 (no duplicate address detection, so
+# the addresses work at once).
+SERVER_IP6=fd00:201::1
+CLIENT_IP6=fd00:201::2
+ATTACKER_IP6=fd00:201::3
 SERVICE_PORT=2222
 KNOCK_PORT=6666
 PROXY_PORT=1080
@@ -120,16 +125,18 @@ setup_namespaces() {
 	done
 	ip -n "$NS_S" link add br0 type bridge
 	ip -n "$NS_S" addr add "$SERVER_IP/24" dev br0
+	ip -n "$NS_S" addr add "$SERVER_IP6/64" dev br0 nodad
 	ip -n "$NS_S" link set br0 up
-	join_bridge "$NS_C" "$CLIENT_IP" pc
-	join_bridge "$NS_A" "$ATTACKER_IP" pa
+	join_bridge "$NS_C" "$CLIENT_IP" pc "$CLIENT_IP6"
+	join_bridge "$NS_A" "$ATTACKER_IP" pa "$ATTACKER_IP6"
 }
 
-# join_bridge NS IP PEER links NS to the server's bridge with a veth pair.
+# join_bridge NS IP PEER IP6 links NS to the server's bridge with a veth pair.
 join_bridge() {
 	ip -n "$NS_S" link add "$3" type veth peer name eth0 netns "$1"
 	ip -n "$NS_S" link set "$3" master br0 up
 	ip -n "$1" addr add "$2/24" dev eth0
+	ip -n "$1" addr add "$4/64" dev eth0 nodad
 	ip -n "$1" link set eth0 up
 }
 
@@ -151,14 +158,19 @@ EOF
 		>"$T/log/service.log" 2>&1 &
 	echo $! >"$T/pid/service.pid"
 	disown $!
+	ip netns exec "$NS_S" socat TCP6-LISTEN:$SERVICE_PORT,ipv6only=1,fork,reuseaddr SYSTEM:"bash $T/service.sh" \
+		>"$T/log/service6.log" 2>&1 &
+	echo $! >"$T/pid/service6.pid"
+	disown $!
 	wait_until 5 in_ns "$NS_S" bash -c "exec 3<>/dev/tcp/127.0.0.1/$SERVICE_PORT" ||
 		die "the lab service did not start on port $SERVICE_PORT: $(cat "$T/log/service.log")"
 }
 
-# load_firewall loads the shipped rules inside the server namespace. The
-# script learns the knock ports from the profiles (kk-monitor firewall-rules).
+# load_firewall loads the shipped rules, IPv4 and IPv6, inside the server
+# namespace. The script learns the knock ports from the profiles (kk-monitor
+# firewall-rules).
 load_firewall() {
-	in_ns "$NS_S" env PATH="$BIN:$PATH" sh "$TOP/firewall/knockknock-firewall.sh" -4 -d "$T/etc/profiles" -u "$LAB_USER" start
+	in_ns "$NS_S" env PATH="$BIN:$PATH" sh "$TOP/firewall/knockknock-firewall.sh" -d "$T/etc/profiles" -u "$LAB_USER" start
 }
 
 # setup_user creates the unprivileged lab user (and its group, which owns the

@@ -1,11 +1,12 @@
 // Package syn builds and sends the single TCP SYN that carries a knock.
 //
-// The packet is written byte by byte, IPv4 header included, and sent on a raw
-// socket with IP_HDRINCL, so no hping3 is needed. The knock's twelve bytes go
-// into the IPv4 ID, TCP sequence, TCP acknowledgement and TCP window fields;
-// the kernel's LOG target on the server prints exactly those fields.
+// The packet is written byte by byte, IP header included, and sent on a raw
+// socket with IP_HDRINCL (IPV6_HDRINCL for IPv6), so no hping3 is needed. The
+// knock's twelve bytes go into the IPv4 ID (over IPv6 the flow label, see
+// packet6.go), TCP sequence, TCP acknowledgement and TCP window fields; the
+// kernel's LOG target on the server prints exactly those fields.
 //
-// Wire layout written by Packet.Append (all big-endian):
+// IPv4 wire layout written by Packet.Append (all big-endian):
 //
 //	offset  size  field
 //	     0     1  0x45: IPv4, header length 5 words
