@@ -32,6 +32,7 @@ case "$MODE" in demo) LAB_TIMEOUT=240 ;; test) LAB_TIMEOUT=480 ;; bench) LAB_TIM
 . "$LAB_DIR/lib/checks.sh"
 . "$LAB_DIR/lib/recovery.sh"
 . "$LAB_DIR/lib/stress.sh"
+. "$LAB_DIR/lib/steal.sh"
 . "$LAB_DIR/lib/bench.sh"
 . "$LAB_DIR/lib/demo.sh"
 
@@ -105,6 +106,8 @@ run_test() {
 	check "replay of the knock's 4 header fields from the attacker opens nothing" chk_replay "$NS_A" "$ATTACKER_IP"
 	check "kk-monitor counts in its state directory and cannot change the profile" chk_profile_readonly
 	check "with allowed_ports, a client 10,000 knocks ahead gets in; replays stay refused" chk_counter_gap
+	check "on-path theft, v1: the client's knock, dropped and resent from the attacker, opens for the attacker (documented limit)" chk_steal 1
+	check "on-path theft, v2: the same theft opens nothing; the owner's late copy still opens" chk_steal 2
 	start_proxy
 	check "kk-client proxy knocks and a SOCKS5 connection reaches the service" chk_proxy
 	check "after logrotate of kern.log a knock still opens" chk_logrotate
