@@ -49,7 +49,7 @@ func TestCounterSharedByCLIAndProxy(t *testing.T) {
 	bin := kkClient(t)
 	knockPort := 20000 + int(randUint16()%20000)
 	profiles := t.TempDir()
-	p, err := profile.Generate(profiles, "127.0.0.1", knockPort)
+	p, err := profile.GenerateForGroup(profiles, "127.0.0.1", knockPort, -1) // a client copy: 0600
 	if err != nil {
 		t.Fatal(err)
 	}

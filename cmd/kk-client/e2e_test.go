@@ -38,7 +38,7 @@ func TestProxyThroughFirewall(t *testing.T) {
 	firewall(t, srv, knockPort, prefix)
 
 	profiles := t.TempDir()
-	p, err := profile.Generate(profiles, "10.201.9.2", knockPort)
+	p, err := profile.GenerateForGroup(profiles, "10.201.9.2", knockPort, -1) // a client copy: 0600
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func TestProxyRefusesOtherUsers(t *testing.T) {
 	}
 	ns := nstest.New(t, "own")
 	profiles := t.TempDir()
-	p, err := profile.Generate(profiles, "127.0.0.1", 20000+int(randUint16()%20000))
+	p, err := profile.GenerateForGroup(profiles, "127.0.0.1", 20000+int(randUint16()%20000), -1) // a client copy: 0600, whatever groups this host has
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestProxyPacesParallelConnects(t *testing.T) {
 	nstest.RequireRoot(t)
 	ns := nstest.New(t, "pace")
 	profiles := t.TempDir()
-	p, err := profile.Generate(profiles, "127.0.0.1", 20000+int(randUint16()%20000))
+	p, err := profile.GenerateForGroup(profiles, "127.0.0.1", 20000+int(randUint16()%20000), -1) // a client copy: 0600, whatever groups this host has
 	if err != nil {
 		t.Fatal(err)
 	}

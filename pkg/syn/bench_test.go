@@ -45,7 +45,7 @@ func BenchmarkRawSend(b *testing.B) {
 // profile, resolve, open the raw socket, take and durably store the next
 // counter, build and send.
 func BenchmarkKnock(b *testing.B) {
-	p, err := profile.Generate(b.TempDir(), "bench", 9)
+	p, err := profile.GenerateForGroup(b.TempDir(), "bench", 9, -1) // a client copy: 0600
 	if err != nil {
 		b.Fatal(err)
 	}
