@@ -22,7 +22,7 @@ save shipped
 in_ns iptables -N KNOCKKNOCK
 in_ns iptables -I INPUT 1 -j KNOCKKNOCK
 in_ns iptables -A KNOCKKNOCK -s 192.0.2.7 -p tcp --dport 22 -m conntrack --ctstate NEW \
-	-m limit --limit 1/min --limit-burst 1 -m time --datestop 2026-11-26T12:00:04 \
+	-m limit --limit 1/day --limit-burst 1 -m time --datestop 2026-11-26T12:00:04 \
 	-m comment --comment "knockknock deadline=2026-11-26T12:00:05Z profile=lab" -j ACCEPT
 in_ns iptables -A KNOCKKNOCK -s 192.0.2.8 -p tcp --dport 6666 -j ACCEPT
 save opening
