@@ -180,7 +180,7 @@ func serveInNetns(t *testing.T, ns *nstest.NS, addr string, handle func(net.Conn
 	t.Helper()
 	var l net.Listener
 	if err := ns.Do(func() (err error) {
-		l, err = net.Listen("tcp4", addr)
+		l, err = net.Listen("tcp", addr) // addr is a literal: its family
 		return err
 	}); err != nil {
 		t.Fatal(err)

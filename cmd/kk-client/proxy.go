@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -36,11 +37,9 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	log := sdlog.New(stderr) // journal priorities only if stderr is the journal stream
 	cfg.Logger = log
 	cfg.Knocker = &syn.Knocker{NATAddress: opts.nat}
-	raw, err := syn.OpenRaw() // fail now, not at the first knocked connection
-	if err != nil {
+	if err := checkRaw(log, openClose(syn.OpenRaw), openClose(syn.OpenRaw6)); err != nil {
 		return err
 	}
-	raw.Close()
 	ls, err := proxyListeners(&cfg, opts)
 	if err != nil {
 		return err
@@ -59,6 +58,33 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	err = srv.Serve(ctx, ls...)
 	log.Info("stopped")
 	return err
+}
+
+// checkRaw opens the raw sockets knocks need, IPv4 and IPv6, so a missing
+// capability fails now rather than at the first knocked connection. A host
+// without IPv6 (disabled, or before Linux 4.5 without IPV6_HDRINCL) is not
+// refused: the proxy serves and logs that it cannot knock IPv6 destinations.
+func checkRaw(log *slog.Logger, open4, open6 func() error) error {
+	if err := open4(); err != nil {
+		return err
+	}
+	if err := open6(); errors.Is(err, syn.ErrNoCapability) {
+		return err
+	} else if err != nil {
+		log.Warn("IPv6 destinations cannot be knocked: " + err.Error())
+	}
+	return nil
+}
+
+// openClose turns a raw socket opener into a check that closes the socket.
+func openClose(open func() (*syn.RawConn, error)) func() error {
+	return func() error {
+		raw, err := open()
+		if err == nil {
+			raw.Close()
+		}
+		return err
+	}
 }
 
 // proxyListeners opens the listeners opts ask for, and sets up and
