@@ -62,10 +62,14 @@ func runKnock(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, knockTimeout)
 	defer cancel()
-	if err := k.Knock(ctx, *host, profileDir, uint16(*port)); err != nil {
+	sent, err := k.KnockSent(ctx, *host, profileDir, uint16(*port))
+	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "Knock sent.")
+	if note := natNote(sent, nat.IsValid()); note != "" {
+		fmt.Fprintln(stderr, note)
+	}
 	return nil
 }
 

@@ -41,31 +41,48 @@ type Knocker struct {
 // advanced and persisted before the packet leaves, so a crash never reuses
 // a counter.
 func (k *Knocker) Knock(ctx context.Context, host, profileDir string, port uint16) error {
+	_, err := k.KnockSent(ctx, host, profileDir, port)
+	return err
+}
+
+// Sent describes a knock that was sent.
+type Sent struct {
+	Version int        // the profile's knock version, 1 or 2
+	Dst     netip.Addr // the server's address the knock went to
+	Bound   netip.Addr // the source address a v2 knock is bound to: NATAddress, or this machine's own toward Dst
+}
+
+// KnockSent is Knock, and on success also says what was sent.
+func (k *Knocker) KnockSent(ctx context.Context, host, profileDir string, port uint16) (Sent, error) {
 	if port == 0 {
-		return fmt.Errorf("knocking %s: %w", host, ErrPort)
+		return Sent{}, fmt.Errorf("knocking %s: %w", host, ErrPort)
 	}
 	p, err := LoadProfile(profileDir, host)
 	if err != nil {
-		return err
+		return Sent{}, err
 	}
 	dst, err := Resolve(ctx, k.Resolver, host, k.Network)
 	if err != nil {
-		return err
+		return Sent{}, err
 	}
 	raw, err := OpenRawFor(dst)
 	if err != nil {
-		return err
+		return Sent{}, err
 	}
 	defer raw.Close()
 	src, err := SourceFor(dst)
 	if err != nil {
-		return err
+		return Sent{}, err
 	}
 	bound := src
 	if k.NATAddress.IsValid() {
 		bound = k.NATAddress
 	}
-	return send(raw, p, Packet{Src: src, Dst: dst, SrcPort: EphemeralPort(), DstPort: p.KnockPort}, port, bound)
+	err = send(raw, p, Packet{Src: src, Dst: dst, SrcPort: EphemeralPort(), DstPort: p.KnockPort}, port, bound)
+	if err != nil {
+		return Sent{}, err
+	}
+	return Sent{Version: p.Version, Dst: dst, Bound: bound}, nil
 }
 
 // send seals the knock for port with the profile's next counter into pkt
