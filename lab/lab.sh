@@ -101,6 +101,8 @@ run_test() {
 	check "a second knock while open admits exactly one more connection" chk_reknock
 	check "after delay the rule is gone and a new connection fails" chk_expires
 	check "IPv6: kk-client -6 with the same profile opens the port for the client's IPv6 address only, until delay" chk_ipv6
+	check "IPv6 replay of the knock's 4 header fields (FLOWLBL, SEQ, ACK, WINDOW) from the client opens nothing" chk_replay6 "$NS_C" "$CLIENT_IP6"
+	check "IPv6 replay of the knock's 4 header fields from the attacker opens nothing" chk_replay6 "$NS_A" "$ATTACKER_IP6"
 	check "kk-monitor check: all OK, then FAIL with the fix for a deleted LOG rule and a dead socket" chk_monitor_check
 	check "replay of the knock's 4 header fields from the client opens nothing" chk_replay "$NS_C" "$CLIENT_IP"
 	check "replay of the knock's 4 header fields from the attacker opens nothing" chk_replay "$NS_A" "$ATTACKER_IP"

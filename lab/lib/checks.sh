@@ -168,6 +168,48 @@ chk_replay() {
 	echo "ID=$id SEQ=$seq ACK=$ack WINDOW=$win logged, refused"
 }
 
+# expand6 ADDR prints ADDR in the form the kernel's LOG target writes:
+# eight groups of four hex digits (fd00:201::2 -> fd00:0201:0000:...:0002).
+expand6() {
+	local head=$1 tail= g out=() h=() t=()
+	if [[ $1 == *::* ]]; then head=${1%%::*} tail=${1#*::}; fi
+	[ -z "$head" ] || IFS=: read -ra h <<<"$head"
+	[ -z "$tail" ] || IFS=: read -ra t <<<"$tail"
+	for g in "${h[@]}"; do out+=("$(printf '%04x' "0x$g")"); done
+	for ((g = ${#h[@]} + ${#t[@]}; g < 8; g++)); do out+=(0000); done
+	for g in "${t[@]}"; do out+=("$(printf '%04x' "0x$g")"); done
+	(IFS=:; echo "${out[*]}")
+}
+
+# last_knock6_fields prints "FLOWLBL SEQ ACK WINDOW" of the client's last IPv6 knock in kern.log.
+last_knock6_fields() {
+	grep -E "REJECT .*SRC=$(expand6 "$CLIENT_IP6") .*FLOWLBL=.*DPT=$KNOCK_PORT .* SYN " "$T/log/kern.log" | tail -1 |
+		sed -nE 's/.* FLOWLBL=([0-9]+) .* SEQ=([0-9]+) ACK=([0-9]+) WINDOW=([0-9]+) .*/\1 \2 \3 \4/p'
+}
+
+# chk_replay6 NS IP6: chk_replay over IPv6: the client's last IPv6 knock,
+# resent by the lab's synsend (hping3 cannot send IPv6) from NS with source
+# IP6, the ID in the flow label, opens nothing.
+chk_replay6() {
+	local ns=$1 ip=$2 fields id seq ack win before
+	fields=$(last_knock6_fields)
+	[ -n "$fields" ] || { echo "no IPv6 knock line from $CLIENT_IP6 in kern.log"; return 1; }
+	read -r id seq ack win <<<"$fields"
+	before=$(wc -l <"$T/log/kern.log")
+	in_ns "$ns" timeout 10 "$T/bin/synsend" -src "$ip" -dst "$SERVER_IP6" -dport "$KNOCK_PORT" \
+		-id "$id" -seq "$seq" -ack "$ack" -win "$win" || { echo "synsend failed"; return 1; }
+	wait_until 5 bash -c "tail -n +$((before + 1)) '$T/log/kern.log' | grep -q 'SRC=$(expand6 "$ip") .*FLOWLBL=$id .*SEQ=$seq ACK=$ack WINDOW=$win '" ||
+		{ echo "the replayed SYN never reached kern.log"; return 1; }
+	# Give the monitor the time a real knock needs, many times over.
+	sleep 1.5
+	if in_ns "$NS_S" ip6tables -w 5 -S KNOCKKNOCK | grep -q -- "-s $ip/128"; then
+		echo "replay opened an ip6tables rule for $ip"
+		return 1
+	fi
+	if connect6 "$ns"; then echo "replay let $ip connect over IPv6"; return 1; fi
+	echo "FLOWLBL=$id SEQ=$seq ACK=$ack WINDOW=$win logged, refused"
+}
+
 # chk_proxy: a SOCKS5 connection through kk-client proxy knocks and connects
 # with the credentials the proxy made, and is refused without them.
 chk_proxy() {

@@ -43,6 +43,9 @@ setup_dirs() {
 	mkdir -p "$T/bin"
 	install -m 0755 "$BIN/kk-monitor" "$BIN/kk-firewall" "$BIN/kk-client" "$T/bin/"
 	BIN=$T/bin
+	# synsend, the lab's own raw-SYN tool (IPv6 replay; hping3 has no IPv6).
+	(cd "$TOP" && PATH=$PATH:/usr/local/go/bin CGO_ENABLED=0 go build -trimpath -o "$T/bin/synsend" ./lab/tools/synsend) ||
+		die "building lab/tools/synsend failed"
 }
 
 # teardown removes everything the lab made. It runs once, from the EXIT trap.
