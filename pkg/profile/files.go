@@ -76,6 +76,15 @@ func readFile(path string, pol policy, secret bool) ([]byte, error) {
 	return data, nil
 }
 
+// ReadPrivate reads a file that must be the caller's alone, as a client's
+// profile files are: a regular file, not a symlink, owned by the caller,
+// mode 0600 or stricter, at most MaxFileSize bytes, opened without blocking
+// on a FIFO. Errors name the file and the chown or chmod that fixes it, never
+// its content; a missing file wraps fs.ErrNotExist.
+func ReadPrivate(path string) ([]byte, error) {
+	return readFile(path, private, true)
+}
+
 func kind(m fs.FileMode) string {
 	switch {
 	case m&fs.ModeNamedPipe != 0:

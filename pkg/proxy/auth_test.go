@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -132,6 +133,20 @@ func TestLoadCredentials(t *testing.T) {
 	os.Symlink(path, link)
 	if _, _, err := proxy.LoadCredentials(link, nil); err == nil {
 		t.Error("credentials through a symlink were accepted")
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, _, err := proxy.LoadCredentials(fifo, nil); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("FIFO credentials: %v, want a refusal", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("LoadCredentials blocked on a FIFO")
 	}
 	bad := filepath.Join(dir, "bad")
 	os.WriteFile(bad, []byte("kk:short\n"), 0o600)

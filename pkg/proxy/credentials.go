@@ -7,11 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"syscall"
+
+	"github.com/kk-project/kk/pkg/profile"
 )
 
 // CredentialsFile is the name of the file, in the profiles directory, that
@@ -47,7 +48,7 @@ func (c *Credentials) Valid(user, password string) bool {
 // file owned by the caller and readable by nobody else; it is created 0600.
 // created reports whether it was created. Refusals are logged to log.
 func LoadCredentials(path string, log *slog.Logger) (c *Credentials, created bool, err error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	b, err := profile.ReadPrivate(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		c, err = createCredentials(path)
 		if err == nil {
@@ -56,40 +57,13 @@ func LoadCredentials(path string, log *slog.Logger) (c *Credentials, created boo
 		return c, err == nil, err
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("opening the proxy's credentials: %w", err)
-	}
-	defer f.Close()
-	if err := checkPrivate(f, path); err != nil {
-		return nil, false, err
-	}
-	b, err := io.ReadAll(io.LimitReader(f, 1024))
-	if err != nil {
-		return nil, false, fmt.Errorf("reading %s: %w", path, err)
+		return nil, false, fmt.Errorf("the proxy's credentials: %w", err)
 	}
 	user, pass, ok := bytes.Cut(bytes.TrimSpace(b), []byte(":"))
 	if !ok || len(user) == 0 || len(user) > 255 || len(pass) < 16 || len(pass) > 255 {
 		return nil, false, fmt.Errorf("%s is not one line user:password (a password of 16 to 255 bytes); delete it and a new one is made at the next start", path)
 	}
 	return &Credentials{User: string(user), Password: string(pass), log: log}, false, nil
-}
-
-// checkPrivate refuses a file that is not regular, not the caller's, or
-// readable by anyone else, as OpenSSH does for private keys.
-func checkPrivate(f *os.File, path string) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("checking %s: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", path)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("%s belongs to uid %d, not to you (uid %d): delete it and a new one is made at the next start", path, st.Uid, os.Getuid())
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("%s is readable by other users (mode %04o): anyone who reads it can make the proxy knock; run chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	return nil
 }
 
 // createCredentials writes fresh credentials to path, which must not exist.
