@@ -57,13 +57,13 @@ func TestIPv6KnockThroughShippedFirewall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kmsg := openKmsg(t)
+	kmsg := nstest.OpenKmsg(t)
 	port := target[strings.LastIndex(target, ":")+1:]
 	out := cli.Run(t, "env", "HOME="+home, kkClient(t), "-6", "-p", port, "-s", "fd00:201:9::2")
 	if out != "Knock sent.\n" {
 		t.Fatalf("kk-client: %q", out)
 	}
-	lines := kmsg.collect(t, prefix, 1, 10*time.Second)
+	lines := kmsg.Collect(t, prefix, 1, 10*time.Second)
 	if len(lines) != 1 {
 		t.Fatalf("%d LOG lines for the knock, want 1", len(lines))
 	}
@@ -76,7 +76,7 @@ func TestIPv6KnockThroughShippedFirewall(t *testing.T) {
 	// between two addresses of that /64, may add at most burst-1 lines, one
 	// more if a token came back meanwhile. Per address it would be about 2×.
 	sendSYNs(t, cli, knockPort, 12, "fd00:201:9::1", "fd00:201:9::3")
-	more := kmsg.collect(t, prefix, 12, 3*time.Second)
+	more := kmsg.Collect(t, prefix, 12, 3*time.Second)
 	if len(more) < burst-1 || len(more) > burst {
 		t.Errorf("%d LOG lines for 12 SYNs from one /64, want %d or %d (the script's per-/64 burst)", len(more), burst-1, burst)
 	}

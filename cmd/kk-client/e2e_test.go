@@ -112,13 +112,13 @@ func startOpener(t *testing.T, srv *nstest.NS, p *profile.Profile, prefix string
 		t.Fatal(err)
 	}
 	o := &opener{srv: srv, v: v, knockPort: p.KnockPort, openOn: openOn, seen: map[uint16]int{}}
-	kmsg := openKmsg(t)
+	kmsg := nstest.OpenKmsg(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
-			line, err := kmsg.next(ctx, prefix)
+			line, err := kmsg.Next(ctx, prefix)
 			if err != nil {
 				return
 			}

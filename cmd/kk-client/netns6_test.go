@@ -43,13 +43,13 @@ func TestKnockIPv6LoggedByServerKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := counter(t, p)
-	kmsg := openKmsg(t)
+	kmsg := nstest.OpenKmsg(t)
 
 	out := cli.Run(t, "env", "HOME="+home, kkClient(t), "-p", "22", "-s", "[fd00:201:8::2]")
 	if out != "Knock sent.\n" {
 		t.Errorf("output %q, want %q", out, "Knock sent.\n")
 	}
-	lines := kmsg.collect(t, prefix, 1, 15*time.Second)
+	lines := kmsg.Collect(t, prefix, 1, 15*time.Second)
 	if len(lines) != 1 {
 		t.Fatalf("%d LOG lines with prefix %q, want 1", len(lines), prefix)
 	}

@@ -1,18 +1,14 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/kk-project/kk/internal/nstest"
 	"github.com/kk-project/kk/pkg/knock"
@@ -35,15 +31,15 @@ func TestKnockLoggedByServerKernel(t *testing.T) {
 		"-j", "REJECT", "--reject-with", "tcp-reset")
 	p := newProfile(t, "server", knockPort)
 	before := counter(t, p)
-	kmsg := openKmsg(t)
+	kmsg := nstest.OpenKmsg(t)
 
 	out := cli.Run(t, kkClient(t), "-p", "22", "-s", "10.201.7.2", "-d", p.Dir)
 	if out != "Knock sent.\n" {
 		t.Errorf("output %q, want %q", out, "Knock sent.\n")
 	}
-	lines := kmsg.collect(t, prefix, 1, 15*time.Second)
+	lines := kmsg.Collect(t, prefix, 1, 15*time.Second)
 	// Give a stray second packet time to show up before counting.
-	lines = append(lines, kmsg.collect(t, prefix, 1, time.Second)...)
+	lines = append(lines, kmsg.Collect(t, prefix, 1, time.Second)...)
 	if len(lines) != 1 {
 		t.Fatalf("%d LOG lines with prefix %q, want exactly 1:\n%s", len(lines), prefix, strings.Join(lines, "\n"))
 	}
@@ -125,63 +121,6 @@ func parseLogLine(line string) (f knock.Fields, src string) {
 		}
 	}
 	return f, src
-}
-
-// A kmsgReader reads kernel log records from /dev/kmsg, starting at the
-// records written after it was opened. Reading does not consume them.
-type kmsgReader struct{ fd int }
-
-func openKmsg(t *testing.T) *kmsgReader {
-	t.Helper()
-	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatalf("opening /dev/kmsg: %v", err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if _, err := unix.Seek(fd, 0, unix.SEEK_END); err != nil {
-		t.Fatalf("seeking /dev/kmsg to its end: %v", err)
-	}
-	return &kmsgReader{fd: fd}
-}
-
-// collect returns the records containing substr, reading until it has n of
-// them or timeout passes.
-func (k *kmsgReader) collect(t *testing.T, substr string, n int, timeout time.Duration) []string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var found []string
-	for len(found) < n {
-		rec, err := k.next(ctx, substr)
-		if errors.Is(err, context.DeadlineExceeded) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		found = append(found, rec)
-	}
-	return found
-}
-
-// next returns the next record containing substr, waiting for it until ctx
-// is done.
-func (k *kmsgReader) next(ctx context.Context, substr string) (string, error) {
-	buf := make([]byte, 8192)
-	for ctx.Err() == nil {
-		m, err := unix.Read(k.fd, buf)
-		switch {
-		case errors.Is(err, unix.EAGAIN):
-			time.Sleep(20 * time.Millisecond)
-		case errors.Is(err, unix.EPIPE):
-			// Records were overwritten before we read them; go on.
-		case err != nil:
-			return "", fmt.Errorf("reading /dev/kmsg: %w", err)
-		case strings.Contains(string(buf[:m]), substr):
-			return string(buf[:m]), nil
-		}
-	}
-	return "", ctx.Err()
 }
 
 func randHex(n int) string {

@@ -52,7 +52,7 @@ func TestProxyKnocksIPv6(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kmsg := openKmsg(t)
+	kmsg := nstest.OpenKmsg(t)
 	proxyAddr, logs := startProxyBinary(t, cli, profiles, "--wait", "1s", "--attempts", "5", "--dial-timeout", "2s")
 	d, err := xproxy.SOCKS5("tcp", proxyAddr, proxyAuth(t, profiles), nsDialer{cli})
 	if err != nil {
@@ -60,7 +60,7 @@ func TestProxyKnocksIPv6(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- echoThrough(d, "[fd00:201:a::2]:"+strconv.Itoa(echo.Port)) }()
-	lines := kmsg.collect(t, prefix, 1, 10*time.Second)
+	lines := kmsg.Collect(t, prefix, 1, 10*time.Second)
 	if len(lines) != 1 {
 		t.Fatalf("%d LOG lines for the proxy's knock, want 1; proxy log:\n%s", len(lines), logs.String())
 	}

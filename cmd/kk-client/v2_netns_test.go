@@ -31,7 +31,7 @@ func TestV2KnockBoundToSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kmsg := openKmsg(t)
+	kmsg := nstest.OpenKmsg(t)
 	const nat = "203.0.113.5"
 	for _, tt := range []struct {
 		name       string
@@ -47,7 +47,7 @@ func TestV2KnockBoundToSource(t *testing.T) {
 		if out := cli.Run(t, args...); out != "Knock sent.\n" {
 			t.Fatalf("%s: output %q", tt.name, out)
 		}
-		lines := kmsg.collect(t, prefix, 1, 15*time.Second)
+		lines := kmsg.Collect(t, prefix, 1, 15*time.Second)
 		if len(lines) != 1 {
 			t.Fatalf("%s: %d LOG lines, want 1", tt.name, len(lines))
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -12,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/kk-project/kk/internal/nstest"
 	"github.com/kk-project/kk/pkg/knock"
@@ -31,7 +28,7 @@ func TestIPv6KnockLoggedByServerKernel(t *testing.T) {
 	srv.Run(t, "ip6tables", "-A", "INPUT", "-p", "tcp", "--dport", strconv.Itoa(knockPort),
 		"-j", "LOG", "--log-prefix", prefix, "--log-tcp-sequence")
 	srv.Run(t, "ip6tables", "-A", "INPUT", "-p", "tcp", "--dport", strconv.Itoa(knockPort), "-j", "DROP")
-	kmsg := openKmsg(t)
+	kmsg := nstest.OpenKmsg(t)
 	want := knock.Fields{ID: 0xfedc, Seq: 0x89abcdef, Ack: 0x01234567, Window: 0x7654}
 	p := Packet{Src: netip.MustParseAddr("fd00:201:7::1"), Dst: netip.MustParseAddr("fd00:201:7::2"),
 		SrcPort: 45678, DstPort: uint16(knockPort), Fields: want}
@@ -50,7 +47,9 @@ func TestIPv6KnockLoggedByServerKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line, err := kmsg.next(t, prefix, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	line, err := kmsg.Next(ctx, prefix)
 	if err != nil {
 		t.Fatalf("no LOG line with prefix %q: %v", prefix, err)
 	}
@@ -88,42 +87,6 @@ func linkIPv6(t *testing.T) (cli, srv *nstest.NS) {
 	cli.Run(t, "ip", "link", "set", ea, "up")
 	srv.Run(t, "ip", "link", "set", eb, "up")
 	return cli, srv
-}
-
-// A kmsgReader reads kernel log records written after it was opened.
-type kmsgReader struct{ fd int }
-
-func openKmsg(t *testing.T) *kmsgReader {
-	t.Helper()
-	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatalf("opening /dev/kmsg: %v", err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if _, err := unix.Seek(fd, 0, unix.SEEK_END); err != nil {
-		t.Fatalf("seeking /dev/kmsg to its end: %v", err)
-	}
-	return &kmsgReader{fd: fd}
-}
-
-// next returns the next record containing substr, waiting up to timeout.
-func (k *kmsgReader) next(t *testing.T, substr string, timeout time.Duration) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	buf := make([]byte, 8192)
-	for ctx.Err() == nil {
-		m, err := unix.Read(k.fd, buf)
-		switch {
-		case errors.Is(err, unix.EAGAIN):
-			time.Sleep(20 * time.Millisecond)
-		case errors.Is(err, unix.EPIPE):
-		case err != nil:
-			return "", fmt.Errorf("reading /dev/kmsg: %w", err)
-		case strings.Contains(string(buf[:m]), substr):
-			return string(buf[:m]), nil
-		}
-	}
-	return "", ctx.Err()
 }
 
 func randHex(n int) string {
