@@ -19,7 +19,7 @@ demo_pkgs=(iptables rsyslog hping3 logrotate systemd iproute2 curl socat libcap2
 # libprotobuf-dev carries google/protobuf/*.proto, which protobuf-compiler only
 # recommends; systemd-journal-remote writes the journal files the journald
 # follower's tests read.
-test_pkgs=(protobuf-compiler libprotobuf-dev systemd-journal-remote mmdebstrap systemd-container)
+test_pkgs=(groff-base man-db protobuf-compiler libprotobuf-dev systemd-journal-remote mmdebstrap systemd-container)
 # The committed generated code names protoc 3.21.12 (Debian 12's).
 protoc_version="libprotoc 3.21.12"
 
