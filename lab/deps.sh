@@ -2,8 +2,10 @@
 # deps.sh: installs what `make demo` or `make test` needs on a Debian 12
 # machine, and checks that what is installed is what was asked for.
 #
-# Usage: lab/deps.sh demo|test
+# Usage: lab/deps.sh demo|bench|test
 #   demo  the lab's runtime: iptables, rsyslog, hping3, socat, curl, ...
+#   bench demo's, plus the anchors `make bench` measures kk-client against:
+#         knockd's knock client and fwknop's client
 #   test  demo's, plus the lint and proto tools, grpcurl for the API tests,
 #         and mmdebstrap and systemd-nspawn for the fresh-root and
 #         real-systemd checks
@@ -19,6 +21,8 @@ demo_pkgs=(iptables rsyslog hping3 logrotate systemd iproute2 curl socat libcap2
 # libprotobuf-dev carries google/protobuf/*.proto, which protobuf-compiler only
 # recommends; systemd-journal-remote writes the journal files the journald
 # follower's tests read.
+# The other knockers' clients, run beside kk-client by make bench.
+bench_pkgs=(knockd fwknop-client)
 test_pkgs=(groff-base man-db protobuf-compiler libprotobuf-dev systemd-journal-remote mmdebstrap systemd-container)
 # The committed generated code names protoc 3.21.12 (Debian 12's).
 protoc_version="libprotoc 3.21.12"
@@ -80,9 +84,10 @@ export PATH="$PATH:/usr/local/go/bin"
 PATH="$PATH:$(go env GOPATH 2>/dev/null)/bin"
 case "$mode" in
 demo) install_debs "${demo_pkgs[@]}" ;;
+bench) install_debs "${demo_pkgs[@]}" "${bench_pkgs[@]}" ;;
 test)
 	install_debs "${demo_pkgs[@]}" "${test_pkgs[@]}"
 	install_go_tools
 	;;
-*) die "usage: lab/deps.sh demo|test" ;;
+*) die "usage: lab/deps.sh demo|bench|test" ;;
 esac

@@ -7,14 +7,16 @@
 # Usage: lab/lab.sh demo|test|bench   (as root; `make demo`, `make test`, `make bench`)
 #   demo   step-by-step tour for a newcomer, under 2 minutes
 #   test   every check, one PASS/FAIL line each; exit 1 if any failed
-#   bench  knock -> rule latency over 50 knocks, split into log, monitor, helper
+#   bench  knock -> rule latency over 50 knocks, split into log, monitor, helper;
+#          client start -> knock on the wire, with knockd's and fwknop's clients
 #
 # It builds three network namespaces (server, client, attacker), runs its own
 # rsyslogd and leaves the host's firewall, logger and users as they were:
 # everything it creates is removed on exit, failure or Ctrl-C.
 # Environment: KK_LAB_BIN (binaries, default ./bin), KK_LAB_USER (default
 # knockknock), KK_LAB_DELAY (seconds, default 4; 15 for bench), KK_LAB_KEEP=1 keeps
-# the temp dir, KK_BENCH_KNOCKS (default 50).
+# the temp dir, KK_BENCH_KNOCKS (default 50), KK_BENCH_ONLY=client (bench: the
+# client start part only).
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -136,7 +138,15 @@ main() {
 	case "$MODE" in
 	demo) run_demo ;;
 	test) run_test ;;
-	bench) wrap_iptables && bring_up && run_bench && bench_spoofed_flood ;;
+	bench)
+		wrap_iptables
+		bring_up
+		if [ "${KK_BENCH_ONLY:-}" = client ]; then
+			bench_client_start
+		else
+			run_bench && bench_client_start && bench_spoofed_flood
+		fi
+		;;
 	esac
 }
 

@@ -168,3 +168,35 @@ bench_spoofed_flood() {
 		printf "  %d/%d knocks opened; kern.log took %d lines/s; CPU: kk-monitor %.1f%%, rsyslogd %.1f%%\n",
 			ok, n, l / d, 100 * c / hz / d, 100 * r / hz / d }'
 }
+
+# bench_client_start measures client start -> knock packet on the wire for
+# kk-client and two anchors run in the same loop, interleaved: knockd's
+# `knock` (one TCP SYN) and fwknop's client (one UDP SPA packet), all sending
+# from the client namespace to the server namespace. lab/tools/startbench
+# stamps t0 just before each client's fork+exec and t1 with the kernel's
+# receive timestamp of the packet on an AF_PACKET socket in the server
+# namespace. "kk-client -h" (exec, Go runtime start, flag parsing, exit)
+# is the part of kk-client's time no knock code runs in.
+bench_client_start() {
+	local n=${KK_BENCH_KNOCKS:-50} keys rkey hkey
+	need knock knockd
+	need fwknop fwknop-client
+	step "bench: client start -> knock on the wire over $n rounds (kk-client, knockd's knock, fwknop), interleaved"
+	(cd "$TOP" && PATH=$PATH:/usr/local/go/bin CGO_ENABLED=0 go build -trimpath -o "$T/bin/startbench" ./lab/tools/startbench) ||
+		die "building lab/tools/startbench failed"
+	mkdir -p "$T/fwknop"
+	keys=$(HOME=$T/fwknop fwknop --key-gen)
+	rkey=$(sed -n 's/^KEY_BASE64: *//p' <<<"$keys")
+	hkey=$(sed -n 's/^HMAC_KEY_BASE64: *//p' <<<"$keys")
+	install -m 0600 /dev/null "$T/fwknop/rc"
+	# The knocks ask for port 31000, which no other bench step uses.
+	in_ns "$NS_C" env HOME="$T/client/home" "$T/bin/startbench" -netns "/run/netns/$NS_S" -dst "$SERVER_IP" -n "$n" \
+		-c "kk-client $(printf 'tcp %s %s -p 31000 -s %s -d %s' "$KNOCK_PORT" "$BIN/kk-client" "$SERVER_IP" "$CLIENT_PROFILE")" \
+		-c "knock(knockd) tcp 7000 $(command -v knock) $SERVER_IP 7000" \
+		-c "fwknop(fwknop-client) udp 62201 $(command -v fwknop) -A tcp/31000 -a $CLIENT_IP -D $SERVER_IP --use-hmac --key-base64-rijndael $rkey --key-base64-hmac $hkey --no-save-args --rc-file $T/fwknop/rc" \
+		-c "kk-client_-h_(exec,_Go_runtime_start,_exit) exit 0 $BIN/kk-client -h" >"$T/bench/start.out" ||
+		{ cat "$T/bench/start.out"; die "startbench failed"; }
+	cat "$T/bench/start.out"
+	info "p50/p99/max: start (just before fork+exec) -> the SYN/UDP packet's kernel receive timestamp in the server namespace;"
+	info "exit50/exit99: start -> the client has exited. kk-client's split by phase: the Benchmark*Phase lines of go test -bench ./pkg/syn"
+}
