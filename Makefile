@@ -29,13 +29,17 @@ deps: deps-test
 deps-demo:
 	bash lab/deps.sh demo
 
-# deps-bench adds the anchors make bench runs beside kk-client (knockd's and
-# fwknop's clients); make demo stays lean.
+# deps-bench adds the anchors make bench runs beside kk (knockd, fwknop's
+# server and client); make demo stays lean.
 deps-bench:
 	bash lab/deps.sh bench
 
 deps-test:
 	bash lab/deps.sh test
+
+# deps-bench adds the anchors make bench measures against (knockd, fwknop).
+deps-bench:
+	bash lab/deps.sh bench
 
 build: $(BINARIES)
 

@@ -4,8 +4,8 @@
 #
 # Usage: lab/deps.sh demo|bench|test
 #   demo  the lab's runtime: iptables, rsyslog, hping3, socat, curl, ...
-#   bench demo's, plus the anchors `make bench` measures kk-client against:
-#         knockd's knock client and fwknop's client
+#   bench demo's, plus the anchors `make bench` measures kk against:
+#         knockd (with its client, knock) and fwknop's server and client
 #   test  demo's, plus the lint and proto tools, grpcurl for the API tests,
 #         and mmdebstrap and systemd-nspawn for the fresh-root and
 #         real-systemd checks
@@ -18,11 +18,11 @@ set -euo pipefail
 mode=${1:-}
 demo_pkgs=(iptables rsyslog hping3 logrotate systemd iproute2 curl socat libcap2-bin
 	procps psmisc passwd util-linux)
+# The other knockers, servers and clients, run beside kk by make bench.
+bench_pkgs=(knockd fwknop-client fwknop-server)
 # libprotobuf-dev carries google/protobuf/*.proto, which protobuf-compiler only
 # recommends; systemd-journal-remote writes the journal files the journald
 # follower's tests read.
-# The other knockers' clients, run beside kk-client by make bench.
-bench_pkgs=(knockd fwknop-client)
 test_pkgs=(groff-base man-db protobuf-compiler libprotobuf-dev systemd-journal-remote mmdebstrap systemd-container)
 # The committed generated code names protoc 3.21.12 (Debian 12's).
 protoc_version="libprotoc 3.21.12"

@@ -7,8 +7,9 @@
 # Usage: lab/lab.sh demo|test|bench   (as root; `make demo`, `make test`, `make bench`)
 #   demo   step-by-step tour for a newcomer, under 2 minutes
 #   test   every check, one PASS/FAIL line each; exit 1 if any failed
-#   bench  knock -> rule latency over 50 knocks, split into log, monitor, helper;
-#          client start -> knock on the wire, with knockd's and fwknop's clients
+#   bench  SYN on the wire -> rule over 50 knocks, split, with knockd and
+#          fwknopd in the same run; client start -> knock on the wire, with
+#          knockd's and fwknop's clients; a spoofed flood
 #
 # It builds three network namespaces (server, client, attacker), runs its own
 # rsyslogd and leaves the host's firewall, logger and users as they were:
@@ -139,7 +140,6 @@ main() {
 	demo) run_demo ;;
 	test) run_test ;;
 	bench)
-		wrap_iptables
 		bring_up
 		if [ "${KK_BENCH_ONLY:-}" = client ]; then
 			bench_client_start

@@ -46,6 +46,11 @@ setup_dirs() {
 	# synsend, the lab's own raw-SYN tool (IPv6 replay; hping3 has no IPv6).
 	(cd "$TOP" && PATH=$PATH:/usr/local/go/bin CGO_ENABLED=0 go build -trimpath -o "$T/bin/synsend" ./lab/tools/synsend) ||
 		die "building lab/tools/synsend failed"
+	# kkwatch, the bench's timestamper (wire, log lines, nf_tables commits).
+	if [ "$MODE" = bench ]; then
+		(cd "$TOP" && PATH=$PATH:/usr/local/go/bin CGO_ENABLED=0 go build -trimpath -o "$T/bin/kkwatch" ./lab/tools/kkwatch) ||
+			die "building lab/tools/kkwatch failed"
+	fi
 }
 
 # teardown removes everything the lab made. It runs once, from the EXIT trap.
