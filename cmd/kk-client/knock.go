@@ -14,47 +14,64 @@ import (
 	"time"
 
 	"github.com/kk-project/kk/pkg/syn"
+	"github.com/kk-project/kk/pkg/version"
 )
-
-const knockUsage = `usage: kk-client -p <portToOpen> -s <host> [-4 | -6] [-d <profileDir>] [--nat-address ADDR]
-       kk-client proxy [--nat-address ADDR] [--wait 250ms] [--attempts 3] [--dial-timeout 10s] [--delay 15s] [--dir ~/.knockknock]
-                       [--unix PATH] [--insecure-no-auth] <listenPort>
-`
 
 // knockTimeout bounds name resolution and the send.
 const knockTimeout = 30 * time.Second
 
-// runKnock parses the knock command line and sends one knock.
-func runKnock(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("kk-client", flag.ContinueOnError)
+// knockOptions is the knock's command line.
+type knockOptions struct {
+	port         int
+	host         string
+	dir          string
+	only4, only6 bool
+	nat          netip.Addr
+	version      bool
+}
+
+// knockFlags registers the knock's flags; the manual lists the same set.
+func knockFlags(prog string) (*flag.FlagSet, *knockOptions) {
+	var o knockOptions
+	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	port := fs.Int("p", 0, "port to open on the server, 1-65535")
-	host := fs.String("s", "", "the server's host name, IPv4 or IPv6 address")
-	dir := fs.String("d", "", "profile directory (default ~/.knockknock/<host>/, <host> as given to -s)")
-	only4 := fs.Bool("4", false, "knock over IPv4 only")
-	only6 := fs.Bool("6", false, "knock over IPv6 only (default: the family a TCP connection to the host would use)")
-	var nat netip.Addr
-	addNATFlag(fs, &nat)
-	if err := parseKnockFlags(fs, args, stdout); err != nil {
+	fs.IntVar(&o.port, "p", 0, "the `port` to open on the server, 1-65535")
+	fs.StringVar(&o.host, "s", "", "the server's `host` name, IPv4 or IPv6 address; it may be given instead as the last argument")
+	fs.StringVar(&o.dir, "d", "", "the profile `directory` (default ~/.knockknock/<host>/, <host> as given on the command line)")
+	fs.BoolVar(&o.only4, "4", false, "knock over IPv4 only")
+	fs.BoolVar(&o.only6, "6", false, "knock over IPv6 only (default: the family a TCP connection to the host would use)")
+	addNATFlag(fs, &o.nat)
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	return fs, &o
+}
+
+// runKnock parses the knock command line and sends one knock.
+func runKnock(prog string, args []string, stdout, stderr io.Writer) error {
+	fs, o := knockFlags(prog)
+	if err := parseKnockFlags(fs, o, args); err != nil {
 		return err
 	}
-	if *port < 1 || *port > 65535 {
-		return usage("-p %d: %v", *port, syn.ErrPort)
+	if o.version {
+		fmt.Fprintln(stdout, version.Line(prog))
+		return nil
 	}
-	k := &syn.Knocker{NATAddress: nat}
+	if o.port < 1 || o.port > 65535 {
+		return usage("-p %d: %v", o.port, syn.ErrPort)
+	}
+	k := &syn.Knocker{NATAddress: o.nat}
 	switch {
-	case *only4 && *only6:
+	case o.only4 && o.only6:
 		return usage("-4 and -6 exclude each other")
-	case *only4:
+	case o.only4:
 		k.Network = "ip4"
-	case *only6:
+	case o.only6:
 		k.Network = "ip6"
 	}
 	// "[fd00::1]" is accepted as "fd00::1", so both use one profile directory.
-	if h := *host; len(h) > 2 && h[0] == '[' && h[len(h)-1] == ']' {
-		*host = h[1 : len(h)-1]
+	if h := o.host; len(h) > 2 && h[0] == '[' && h[len(h)-1] == ']' {
+		o.host = h[1 : len(h)-1]
 	}
-	profileDir, err := defaultProfileDir(*dir, *host)
+	profileDir, err := defaultProfileDir(o.dir, o.host)
 	if err != nil {
 		return err
 	}
@@ -62,32 +79,39 @@ func runKnock(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, knockTimeout)
 	defer cancel()
-	sent, err := k.KnockSent(ctx, *host, profileDir, uint16(*port))
+	sent, err := k.KnockSent(ctx, o.host, profileDir, uint16(o.port))
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "Knock sent.")
-	if note := natNote(sent, nat.IsValid()); note != "" {
+	if note := natNote(sent, o.nat.IsValid()); note != "" {
 		fmt.Fprintln(stderr, note)
 	}
 	return nil
 }
 
-func parseKnockFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
-	err := fs.Parse(args)
+// parseKnockFlags parses args into o. The host is given with -s, as the
+// original's README does, or as the one argument, as in its
+// `knockknock -p 22 myserver.com`; flags may come before or after it.
+func parseKnockFlags(fs *flag.FlagSet, o *knockOptions, args []string) error {
+	pos, err := parseInterleaved(fs, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, knockUsage)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
 		return err
 	case err != nil:
 		return usage("%v", err)
-	case fs.NArg() > 0:
-		return usage("unexpected argument %q", fs.Arg(0))
+	case o.version:
+		return nil
+	case len(pos) > 1:
+		return usage("one host, please: got %q and %q", pos[0], pos[1])
+	case len(pos) == 1 && isSet(fs, "s"):
+		return usage("host given twice, -s %q and %q: give it once, with -s or as the last argument", o.host, pos[0])
+	case len(pos) == 1:
+		o.host = pos[0]
 	case !isSet(fs, "s"):
-		return usage("-s <host> is required")
-	case !isSet(fs, "p"):
+		return usage("-s <host> is required (or the host as the last argument)")
+	}
+	if !isSet(fs, "p") {
 		return usage("-p <portToOpen> is required")
 	}
 	return nil
@@ -109,8 +133,4 @@ func isSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
-}
-
-func usage(format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...), usage: knockUsage}
 }

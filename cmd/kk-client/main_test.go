@@ -116,12 +116,12 @@ func TestCLIErrors(t *testing.T) {
 		code int
 		want []string // substrings of stderr
 	}{
-		{"no arguments", nil, 2, []string{"-s <host> is required", "usage: kk-client -p <portToOpen> -s <host>"}},
+		{"no arguments", nil, 2, []string{"kk-client: -s <host> is required", "usage:\n  kk-client -p PORT -s HOST"}},
 		{"no port", []string{"-s", "127.0.0.1", "-d", p.Dir}, 2, []string{"-p <portToOpen> is required", "usage:"}},
 		{"no host", []string{"-p", "22", "-d", p.Dir}, 2, []string{"-s <host> is required", "usage:"}},
 		{"unknown flag", []string{"-x", "-p", "22", "-s", "h"}, 2, []string{"-x", "usage:"}},
 		{"port not a number", []string{"-p", "ssh", "-s", "127.0.0.1"}, 2, []string{"-p", "usage:"}},
-		{"extra argument", []string{"-p", "22", "-s", "127.0.0.1", "now"}, 2, []string{`unexpected argument "now"`, "usage:"}},
+		{"extra argument", []string{"-p", "22", "-s", "127.0.0.1", "now"}, 2, []string{`host given twice, -s "127.0.0.1" and "now"`, "usage:"}},
 		{"port zero", []string{"-p", "0", "-s", "127.0.0.1", "-d", p.Dir}, 2, []string{"-p 0", "between 1 and 65535"}},
 		{"port too big", []string{"-p", "65536", "-s", "127.0.0.1", "-d", p.Dir}, 2, []string{"-p 65536", "between 1 and 65535"}},
 		{"port negative", []string{"-p", "-1", "-s", "127.0.0.1", "-d", p.Dir}, 2, []string{"-p -1", "between 1 and 65535"}},

@@ -30,7 +30,7 @@ func (f natFlag) Set(s string) error {
 
 // addNATFlag registers --nat-address on fs, storing into addr.
 func addNATFlag(fs *flag.FlagSet, addr *netip.Addr) {
-	fs.Var(natFlag{addr}, "nat-address", "for v2 profiles: the address the server sees this machine as, "+
+	fs.Var(natFlag{addr}, "nat-address", "for v2 profiles: the `address` the server sees this machine as, "+
 		"e.g. the public address of a NAT (default: this machine's own source address toward the server)")
 }
 

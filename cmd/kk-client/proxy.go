@@ -19,6 +19,7 @@ import (
 	"github.com/kk-project/kk/pkg/proxy"
 	"github.com/kk-project/kk/pkg/sdlog"
 	"github.com/kk-project/kk/pkg/syn"
+	"github.com/kk-project/kk/pkg/version"
 )
 
 // proxyOptions are the proxy's command line beyond proxy.Config.
@@ -26,13 +27,18 @@ type proxyOptions struct {
 	port     int    // TCP port on loopback; -1: none
 	unixPath string // unix socket; "": none
 	nat      netip.Addr
+	version  bool
 }
 
 // runProxy parses the proxy command line and serves until SIGINT or SIGTERM.
-func runProxy(args []string, stdout, stderr io.Writer) error {
-	cfg, opts, err := parseProxyFlags(args, stdout)
+func runProxy(prog string, args []string, stdout, stderr io.Writer) error {
+	cfg, opts, err := parseProxyFlags(prog, args)
 	if err != nil {
 		return err
+	}
+	if opts.version {
+		fmt.Fprintln(stdout, version.Line(prog))
+		return nil
 	}
 	log := sdlog.New(stderr) // journal priorities only if stderr is the journal stream
 	cfg.Logger = log
@@ -147,52 +153,58 @@ func closeAll(ls []net.Listener) {
 	}
 }
 
-func parseProxyFlags(args []string, stdout io.Writer) (proxy.Config, proxyOptions, error) {
+// proxyFlags registers the proxy's flags; the manual lists the same set.
+func proxyFlags(prog string) (*flag.FlagSet, *proxy.Config, *proxyOptions) {
 	var cfg proxy.Config
 	opts := proxyOptions{port: -1}
-	fs := flag.NewFlagSet("kk-client proxy", flag.ContinueOnError)
+	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.DurationVar(&cfg.Wait, "wait", proxy.DefaultWait, "wait after each knock before dialling")
 	fs.IntVar(&cfg.Attempts, "attempts", proxy.DefaultAttempts, "knock-then-dial attempts per knocked connection")
 	fs.DurationVar(&cfg.DialTimeout, "dial-timeout", proxy.DefaultDialTimeout, "timeout of each dial")
 	fs.DurationVar(&cfg.Delay, "delay", proxy.DefaultDelay, "the server's delay: a knock is reused this long, and at most 10 knocks go to a host in it")
-	fs.StringVar(&cfg.ProfilesDir, "dir", "", "profiles directory, one subdirectory per host (default ~/.knockknock)")
-	fs.StringVar(&opts.unixPath, "unix", "", "also (or, without <listenPort>, only) serve on this unix socket, for your own user only")
+	fs.StringVar(&cfg.ProfilesDir, "dir", "", "the profiles `directory`, one subdirectory per host (default ~/.knockknock)")
+	fs.StringVar(&opts.unixPath, "unix", "", "also (or, without <listenPort>, only) serve on the unix socket at `path`, for your own user only")
 	addNATFlag(fs, &opts.nat)
 	fs.BoolVar(&cfg.NoAuth, "insecure-no-auth", false, "serve TCP without a user name and password: any local user can make the proxy knock")
+	fs.BoolVar(&opts.version, "version", false, "print the version and exit")
+	return fs, &cfg, &opts
+}
+
+func parseProxyFlags(prog string, args []string) (proxy.Config, proxyOptions, error) {
+	fs, cfg, opts := proxyFlags(prog)
 	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, knockUsage)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		return cfg, opts, err
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return *cfg, *opts, err
+	case err != nil:
+		return *cfg, *opts, usage("%v", err)
+	case opts.version:
+		return *cfg, *opts, nil
 	}
-	if err != nil {
-		return cfg, opts, usage("proxy: %v", err)
-	}
-	err = checkProxyArgs(&cfg, &opts, pos)
-	return cfg, opts, err
+	err = checkProxyArgs(cfg, opts, pos)
+	return *cfg, *opts, err
 }
 
 func checkProxyArgs(cfg *proxy.Config, opts *proxyOptions, pos []string) error {
 	if len(pos) > 1 || len(pos) == 0 && opts.unixPath == "" {
-		return usage("proxy: want exactly one <listenPort> (or --unix PATH), got %d arguments", len(pos))
+		return usage("want exactly one <listenPort> (or --unix PATH), got %d arguments", len(pos))
 	}
 	if len(pos) == 1 {
 		port, err := strconv.Atoi(pos[0])
 		if err != nil || port < 0 || port > 65535 {
-			return usage("proxy: listen port %q must be a number between 0 and 65535", pos[0])
+			return usage("listen port %q must be a number between 0 and 65535", pos[0])
 		}
 		opts.port = port
 	}
 	if cfg.Attempts < 1 {
-		return usage("proxy: --attempts %d must be at least 1", cfg.Attempts)
+		return usage("--attempts %d must be at least 1", cfg.Attempts)
 	}
 	if cfg.Wait < 0 || cfg.DialTimeout <= 0 {
-		return usage("proxy: --wait must not be negative and --dial-timeout must be positive")
+		return usage("--wait must not be negative and --dial-timeout must be positive")
 	}
 	if cfg.Delay < time.Second || cfg.Delay > time.Hour {
-		return usage("proxy: --delay %v must be between 1s and 1h, like the server's delay", cfg.Delay)
+		return usage("--delay %v must be between 1s and 1h, like the server's delay", cfg.Delay)
 	}
 	if cfg.ProfilesDir == "" {
 		home, err := os.UserHomeDir()
