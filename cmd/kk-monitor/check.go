@@ -22,10 +22,10 @@ type checkFlags struct {
 }
 
 func (f *flags) registerCheck(fs *flag.FlagSet) {
-	fs.StringVar(&f.log, "log", "", "kernel log file kk-monitor follows (as its --log)")
-	fs.StringVar(&f.socket, "socket", "", "kk-firewall's unix socket (as kk-monitor's --socket)")
-	fs.StringVar(&f.check.user, "user", profile.OwnerUser, "the user kk-monitor runs as")
-	fs.StringVar(&f.check.groups, "groups", "adm", "comma-separated groups kk-monitor's unit adds (SupplementaryGroups=)")
+	fs.StringVar(&f.log, "log", "", "kernel log `file` kk-monitor follows (as its --log)")
+	fs.StringVar(&f.socket, "socket", "", "kk-firewall's unix socket `path` (as kk-monitor's --socket)")
+	fs.StringVar(&f.check.user, "user", profile.OwnerUser, "the `user` kk-monitor runs as")
+	fs.StringVar(&f.check.groups, "groups", "adm", "comma-separated `groups` kk-monitor's unit adds (SupplementaryGroups=)")
 	fs.DurationVar(&f.check.timeout, "timeout", 5*time.Second, "how long to wait for kk-firewall's answer")
 }
 

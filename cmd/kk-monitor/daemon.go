@@ -13,6 +13,7 @@ import (
 
 	"github.com/kk-project/kk/pkg/monitor"
 	"github.com/kk-project/kk/pkg/sdlog"
+	"github.com/kk-project/kk/pkg/version"
 )
 
 // runDaemon runs the monitor until SIGINT or SIGTERM, reloading on SIGHUP.
@@ -30,6 +31,7 @@ func runDaemon(f flags) error {
 	if err != nil {
 		return err
 	}
+	log.Info("kk-monitor started", "version", version.String(), "config", f.config, "log", m.LogSource())
 	warnNetnsLogging(log, nil)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

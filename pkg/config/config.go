@@ -2,7 +2,8 @@
 //
 // The file is INI with a [main] section, as the original knockknock writes
 // it. The original's keys are delay and error_window; kk adds log_source,
-// log_file, log_prefix, socket and state_dir; ResolveLogSource decides what
+// log_file, log_prefix, socket and state_dir (Keys lists them with their
+// defaults and meaning, for the manual); ResolveLogSource decides what
 // log_source = auto, the default, means on this host. Unknown keys are
 // ignored so that a file from a newer or older version still loads.
 package config
@@ -13,7 +14,6 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/kk-project/kk/pkg/ini"
@@ -75,74 +75,31 @@ func Default() Config {
 
 // Load reads the configuration at path over the defaults. A missing file is
 // not an error: Load returns Default() and found == false. Any bad value is
-// an error naming path, the key and what is allowed.
+// an error naming path, the key and what is allowed. Keys not in Keys are
+// ignored; LoadUnknown also returns them.
 func Load(path string) (cfg Config, found bool, err error) {
+	cfg, found, _, err = LoadUnknown(path)
+	return cfg, found, err
+}
+
+// LoadUnknown is Load, and also returns the [main] keys that are not in
+// Keys, sorted: Load ignores them, so a misspelt key would otherwise go
+// unnoticed.
+func LoadUnknown(path string) (cfg Config, found bool, unknown []string, err error) {
 	cfg = Default()
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return cfg, false, nil
+		return cfg, false, nil, nil
 	}
 	if err != nil {
-		return cfg, false, fmt.Errorf("reading config: %w", err)
+		return cfg, false, nil, fmt.Errorf("reading config: %w", err)
 	}
 	f, err := ini.Parse(path, data)
 	if err != nil {
-		return cfg, true, err
+		return cfg, true, nil, err
 	}
 	err = cfg.apply(path, f)
-	return cfg, true, err
-}
-
-func (c *Config) apply(path string, f ini.File) error {
-	if v, ok := f.Get("main", "delay"); ok {
-		n, err := intInRange(path, "delay", v, 1, MaxDelay)
-		if err != nil {
-			return err
-		}
-		c.Delay = time.Duration(n) * time.Second
-	}
-	if v, ok := f.Get("main", "error_window"); ok {
-		n, err := intInRange(path, "error_window", v, 1, MaxErrorWindow)
-		if err != nil {
-			return err
-		}
-		c.ErrorWindow = n
-	}
-	if v, ok := f.Get("main", "log_source"); ok {
-		if v != SourceAuto && v != SourceFile && v != SourceJournald {
-			return fmt.Errorf("%s: [main] log_source = %q: must be %q, %q or %q",
-				path, v, SourceAuto, SourceFile, SourceJournald)
-		}
-		c.LogSource = v
-	}
-	if v, ok := f.Get("main", "log_file"); ok {
-		if !strings.HasPrefix(v, "/") {
-			return fmt.Errorf("%s: [main] log_file = %q: must be an absolute path", path, v)
-		}
-		c.LogFile = v
-	}
-	if v, ok := f.Get("main", "log_prefix"); ok {
-		// ConfigParser strips values, so a prefix with a trailing space
-		// is written in quotes: log_prefix = "REJECT ".
-		v = unquote(v)
-		if v == "" {
-			return fmt.Errorf("%s: [main] log_prefix is empty: set it to the LOG rule's --log-prefix, such as \"REJECT \"", path)
-		}
-		c.LogPrefix = v
-	}
-	if v, ok := f.Get("main", "socket"); ok {
-		if !strings.HasPrefix(v, "/") {
-			return fmt.Errorf("%s: [main] socket = %q: must be an absolute path", path, v)
-		}
-		c.Socket = v
-	}
-	if v, ok := f.Get("main", "state_dir"); ok {
-		if !strings.HasPrefix(v, "/") {
-			return fmt.Errorf("%s: [main] state_dir = %q: must be an absolute path", path, v)
-		}
-		c.StateDir = v
-	}
-	return nil
+	return cfg, true, unknownKeys(f), err
 }
 
 func intInRange(path, key, v string, lo, hi int) (int, error) {

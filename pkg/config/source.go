@@ -64,3 +64,32 @@ func (c Config) writerHint() string {
 	}
 	return " (rsyslog writes it with kk's rule " + RsyslogRule + ")"
 }
+
+// Overrides are kk-monitor's command-line settings that win over the file:
+// --log, --socket and --state. Empty fields leave the file's value.
+type Overrides struct {
+	LogFile  string // forces log_source = file
+	Socket   string
+	StateDir string
+}
+
+// Effective applies o to c and resolves log_source, as kk-monitor does at
+// start and on each reload and as kk-monitor status reports it. The
+// returned Config's LogSource is SourceFile or SourceJournald, never
+// SourceAuto; reason says why, as ResolveLogSource does, or "--log FILE".
+// stat is as for ResolveLogSource.
+func (c Config) Effective(o Overrides, stat func(name string) (fs.FileInfo, error)) (eff Config, reason string) {
+	if o.LogFile != "" {
+		c.LogFile = o.LogFile
+		c.LogSource, reason = SourceFile, "--log "+o.LogFile
+	} else {
+		c.LogSource, reason = c.ResolveLogSource(stat)
+	}
+	if o.Socket != "" {
+		c.Socket = o.Socket
+	}
+	if o.StateDir != "" {
+		c.StateDir = o.StateDir
+	}
+	return c, reason
+}

@@ -141,6 +141,10 @@ func withDefaults(o Options) Options {
 	return o
 }
 
+// LogSource returns where the monitor reads the kernel log: "journald" or
+// the log file's path. A reload may change it.
+func (m *Monitor) LogSource() string { return m.state.Load().source() }
+
 // Stats returns the counts so far.
 func (m *Monitor) Stats() Stats {
 	return Stats{m.lines.Load(), m.accepted.Load(), m.opened.Load(), m.refused.Load(), m.failed.Load()}

@@ -171,21 +171,9 @@ func (m *Monitor) loadConfig() (config.Config, error) {
 	if !found {
 		m.log.Info("no configuration file; using defaults", "config", m.opts.ConfigPath)
 	}
-	var source, reason string
-	if m.opts.LogFile != "" {
-		cfg.LogFile = m.opts.LogFile
-		source, reason = config.SourceFile, "--log "+m.opts.LogFile
-	} else {
-		source, reason = cfg.ResolveLogSource(m.opts.Stat)
-	}
-	cfg.LogSource = source
-	m.log.Info(fmt.Sprintf("log source: %s (%s)", source, reason))
-	if m.opts.Socket != "" {
-		cfg.Socket = m.opts.Socket
-	}
-	if m.opts.StateDir != "" {
-		cfg.StateDir = m.opts.StateDir
-	}
+	cfg, reason := cfg.Effective(config.Overrides{LogFile: m.opts.LogFile, Socket: m.opts.Socket, StateDir: m.opts.StateDir},
+		m.opts.Stat)
+	m.log.Info(fmt.Sprintf("log source: %s (%s)", cfg.LogSource, reason))
 	return cfg, nil
 }
 
