@@ -24,9 +24,9 @@ func runStatus(f flags, args []string) error {
 	}
 	if r.Broken() {
 		if f.json {
-			return fmt.Errorf("status: something is broken: see the error fields")
+			return fmt.Errorf("status: something is broken or could not be read: see the error fields")
 		}
-		return fmt.Errorf("status: something is broken: see the BROKEN lines")
+		return fmt.Errorf("status: something is broken or could not be read: see the BROKEN and NOT READ lines")
 	}
 	return nil
 }

@@ -6,9 +6,14 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/kk-project/kk/internal/nstest"
 
 	"github.com/kk-project/kk/pkg/check"
 	"github.com/kk-project/kk/pkg/profile"
@@ -45,7 +50,7 @@ func TestStatusOfRealProfiles(t *testing.T) {
 	status := []string{"status", "--config", s.config, "--profiles", s.profiles, "--state", s.state}
 
 	out, errOut, code := kkMonitor(t, status...)
-	if code != 1 || !strings.Contains(errOut, "see the BROKEN lines") {
+	if code != 1 || !strings.Contains(errOut, "see the BROKEN") {
 		t.Errorf("status with a damaged profile exited %d, stderr %q; want 1", code, errOut)
 	}
 	for _, want := range []string{
@@ -153,5 +158,60 @@ func TestOriginalNames(t *testing.T) {
 	out, err = exec.Command(filepath.Join(dir, "knockknock-daemon"), "--help").Output()
 	if err != nil || !strings.Contains(string(out), "kk-monitor [run] [--allow-root]") || strings.Contains(string(out), "genprofile") {
 		t.Errorf("knockknock-daemon --help: %v\n%s", err, out)
+	}
+}
+
+// TestStatusAsAnotherUser: run by a user who may not read the profiles,
+// status says NOT READ and how to run it, not that the profile is broken;
+// run as kk-monitor's own user it reads them as kk-monitor does.
+func TestStatusAsAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		nstest.Unavailable(t, "needs root to run status as other users")
+	}
+	s := newSetup(t)
+	if out, err := exec.Command(binary, "genprofile", "--profiles", s.profiles, "666", "alice").CombinedOutput(); err != nil {
+		t.Fatalf("genprofile: %v\n%s", err, out)
+	}
+	// The other users must reach the setup and the binary (TestMain's
+	// directory is root's alone).
+	must(t, os.Chmod(filepath.Dir(s.dir), 0o755))
+	must(t, os.Chmod(s.dir, 0o755))
+	bin := filepath.Join(s.dir, "kk-monitor")
+	data, err := os.ReadFile(binary)
+	must(t, err)
+	must(t, os.WriteFile(bin, data, 0o755))
+	status := []string{"status", "--config", s.config, "--profiles", s.profiles, "--state", s.state}
+	as := func(uid, gid uint32) (string, int) {
+		cmd := exec.Command(bin, status...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+		out, err := cmd.Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	out, code := as(65534, 65534)
+	if code != 1 || !strings.Contains(out, "profile alice: NOT READ: ") ||
+		!strings.Contains(out, "fix: run kk-monitor status as root or as knockknock") || strings.Contains(out, "BROKEN") {
+		t.Errorf("status as nobody exited %d:\n%s", code, out)
+	}
+	u, err := user.Lookup(profile.OwnerUser)
+	if err != nil {
+		t.Logf("NOT CHECKED: status as %s: no such user here (systemd-sysusers knockknock.conf creates it)", profile.OwnerUser)
+		return
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	must(t, os.Chown(s.state, uid, gid))
+	if g, err := user.LookupGroupId(u.Gid); err != nil || g.Name != profile.OwnerUser {
+		t.Logf("NOT CHECKED: status as %s: its primary group is not %s", profile.OwnerUser, profile.OwnerUser)
+		return
+	}
+	out, code = as(uint32(uid), uint32(gid))
+	if code != 0 || !strings.Contains(out, "profile alice: knock port 666, v1, counter 0") {
+		t.Errorf("status as %s exited %d:\n%s", profile.OwnerUser, code, out)
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/kk-project/kk/pkg/config"
@@ -81,11 +83,16 @@ type ProfileStatus struct {
 	AllowedPorts []uint16 `json:"allowed_ports"`
 	Error        string   `json:"error,omitempty"`
 	Fix          string   `json:"fix,omitempty"`
+	// NotRead means Error is only that this process may not read the
+	// profile: it runs as neither root nor kk-monitor's user, so whether
+	// kk-monitor can serve the profile is unknown.
+	NotRead bool `json:"not_read,omitempty"`
 }
 
 // Broken reports whether anything keeps kk-monitor from serving every
-// profile listed: a bad configuration, an unreadable profiles directory,
-// no profile at all, or a profile it would skip.
+// profile listed, or may: a bad configuration, an unreadable profiles
+// directory, no profile at all, a profile it would skip, or one this process
+// could not read.
 func (r *Report) Broken() bool {
 	if r.Config.Error != "" || r.ProfilesError != "" {
 		return true
@@ -147,6 +154,7 @@ func profileStatus(dir, stateDir string) ProfileStatus {
 	if err != nil {
 		s.Error = err.Error()
 		s.Fix = statusFix(dir, stateDir, err)
+		s.NotRead = errors.Is(err, fs.ErrPermission) && !mayReadProfiles()
 		// The port says which profile it is, when the config is readable.
 		s.KnockPort, _ = profile.ReadKnockPort(dir)
 		return s
@@ -202,7 +210,7 @@ func statusFix(dir, stateDir string, err error) string {
 	}
 	switch {
 	case errors.Is(err, fs.ErrPermission):
-		if os.Geteuid() != 0 {
+		if !mayReadProfiles() {
 			return fmt.Sprintf("run kk-monitor status as root or as %s, who may read the profiles", profile.OwnerUser)
 		}
 		return ownerFix(dir)
@@ -212,6 +220,18 @@ func statusFix(dir, stateDir string, err error) string {
 		return ownerFix(dir)
 	}
 	return ""
+}
+
+// mayReadProfiles reports whether this process should be able to read
+// every profile: it is root or kk-monitor's user, so a refusal is the
+// profile's fault, not the caller's.
+func mayReadProfiles() bool {
+	uid := os.Geteuid()
+	if uid == 0 {
+		return true
+	}
+	u, err := user.LookupId(strconv.Itoa(uid))
+	return err == nil && u.Username == profile.OwnerUser
 }
 
 // ownerFix gives a profile the owner and modes kk-monitor genprofile gives
@@ -262,7 +282,11 @@ func (r *Report) WriteText(w io.Writer) error {
 // line formats a profile as one line, without a newline.
 func (p ProfileStatus) line() string {
 	if p.Error != "" {
-		s := fmt.Sprintf("profile %s: BROKEN: %s", p.Name, p.Error)
+		label := "BROKEN"
+		if p.NotRead {
+			label = "NOT READ"
+		}
+		s := fmt.Sprintf("profile %s: %s: %s", p.Name, label, p.Error)
 		if p.Fix != "" {
 			s += "; fix: " + p.Fix
 		}
