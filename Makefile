@@ -37,10 +37,6 @@ deps-bench:
 deps-test:
 	bash lab/deps.sh test
 
-# deps-bench adds the anchors make bench measures against (knockd, fwknop).
-deps-bench:
-	bash lab/deps.sh bench
-
 build: $(BINARIES)
 
 # Static binaries: no libc to match on the target, and kk-firewall stays
