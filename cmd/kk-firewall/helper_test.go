@@ -34,6 +34,7 @@ func binary(t testing.TB) string {
 			buildErr = err
 			return
 		}
+		os.Chmod(dir, 0o755) // the tests run it as other users too
 		binPath = filepath.Join(dir, "kk-firewall")
 		build := exec.Command(goTool(), "build", "-o", binPath, ".")
 		build.Env = append(os.Environ(), "CGO_ENABLED=0") // static: no libc mapped, ~1.5 MB less RSS

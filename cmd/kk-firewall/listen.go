@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/coreos/go-systemd/v22/activation"
+
+	"github.com/kk-project/kk/pkg/fwrpc"
 )
 
 // listen returns the socket passed by systemd, or else creates path with
@@ -93,4 +95,26 @@ func chgrp(path string, uid uint32) error {
 		return err
 	}
 	return os.Lchown(path, 0, gid)
+}
+
+// socketGroup returns the group of the socket l listens on, whose members
+// the socket's mode lets connect; ok is false if it has no path to examine.
+func socketGroup(l net.Listener) (g fwrpc.Group, ok bool, err error) {
+	addr, isUnix := l.Addr().(*net.UnixAddr)
+	if !isUnix || addr.Name == "" || addr.Name[0] == '@' {
+		return fwrpc.Group{}, false, nil
+	}
+	fi, err := os.Stat(addr.Name)
+	if err != nil {
+		return fwrpc.Group{}, false, fmt.Errorf("finding the socket's group: %w", err)
+	}
+	st, isStat := fi.Sys().(*syscall.Stat_t)
+	if !isStat {
+		return fwrpc.Group{}, false, nil
+	}
+	g = fwrpc.Group{GID: st.Gid, Name: strconv.FormatUint(uint64(st.Gid), 10)}
+	if grp, err := user.LookupGroupId(g.Name); err == nil {
+		g.Name = grp.Name
+	}
+	return g, true, nil
 }

@@ -1,15 +1,33 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	fwpb "github.com/kk-project/kk/proto/knockknock/firewall/v1"
 )
 
+// openEnv makes the test binary call Open on the socket, address and port
+// it names ("SOCKET,IP,PORT"), print the gRPC code it got and exit: a
+// caller whose credentials the test chooses (see openAs).
+const openEnv = "KKFW_TEST_OPEN"
+
 func TestMain(m *testing.M) {
+	if v := os.Getenv(openEnv); v != "" {
+		os.Exit(openFromEnv(v))
+	}
 	code := m.Run()
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
@@ -81,4 +99,24 @@ func TestListenCreates0660Socket(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o660 || fi.Mode().Type() != os.ModeSocket {
 		t.Fatalf("socket mode %v, %v; want 0660 socket", fi.Mode(), err)
 	}
+}
+
+func openFromEnv(v string) int {
+	f := strings.Split(v, ",")
+	if len(f) != 3 {
+		fmt.Fprintf(os.Stderr, "%s=%q: want SOCKET,IP,PORT\n", openEnv, v)
+		return 2
+	}
+	port, _ := strconv.Atoi(f[2])
+	conn, err := grpc.NewClient("unix://"+f[0], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = fwpb.NewFirewallClient(conn).Open(ctx, &fwpb.OpenRequest{SourceIp: f[1], Port: uint32(port), DurationSeconds: 30, Profile: "lab"})
+	fmt.Println(status.Code(err))
+	return 0
 }

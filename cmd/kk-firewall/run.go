@@ -23,6 +23,7 @@ import (
 	"github.com/kk-project/kk/pkg/kernlog"
 	"github.com/kk-project/kk/pkg/peercred"
 	"github.com/kk-project/kk/pkg/sdlog"
+	"github.com/kk-project/kk/pkg/version"
 	fwpb "github.com/kk-project/kk/proto/knockknock/firewall/v1"
 )
 
@@ -34,7 +35,7 @@ type options struct {
 	profiles   string
 	idleExit   time.Duration
 	policy     firewall.Policy
-	args       []string
+	version    bool
 }
 
 // stopGrace bounds how long SIGTERM waits for in-flight RPCs.
@@ -49,12 +50,7 @@ func run(o options) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
-	switch {
-	case len(o.args) == 1 && o.args[0] == "cleanup":
-		return firewall.Cleanup()
-	case len(o.args) > 0:
-		return fmt.Errorf("unknown command %q (the only command is cleanup)", strings.Join(o.args, " "))
-	}
+	log.Info("starting", "version", version.String())
 	warnNetnsLogging(log)
 	uids, err := parseUsers(o.allowUsers)
 	if err != nil {
@@ -79,8 +75,16 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	srvOpts := []fwrpc.ServerOption{fwrpc.AllowUIDs(uids...), fwrpc.WithLogger(log)}
+	admins, ok, err := socketGroup(l)
+	if err != nil {
+		log.Warn("only root and --allow-user may list and revoke", "err", err)
+	}
+	if ok {
+		srvOpts = append(srvOpts, fwrpc.AllowAdminGroup(admins))
+	}
 	idle := newIdleTracker()
-	srv := fwrpc.NewServer(m, fwrpc.AllowUIDs(uids...), fwrpc.WithLogger(log), fwrpc.OnActivity(idle.touch))
+	srv := fwrpc.NewServer(m, append(srvOpts, fwrpc.OnActivity(idle.touch))...)
 	registerIntrospection(srv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -89,7 +93,7 @@ func run(o options) error {
 		log.Info("stopping", "why", why, "pending", m.Pending())
 		gracefulStop(srv)
 	}()
-	log.Info("serving", "addr", l.Addr().String(), "allow_uids", uids, "pending", m.Pending())
+	log.Info("serving", "addr", l.Addr().String(), "allow_uids", uids, "admin_group", admins.Name, "pending", m.Pending())
 	if err := srv.Serve(l); err != nil {
 		return fmt.Errorf("serving on %s: %w", l.Addr(), err)
 	}

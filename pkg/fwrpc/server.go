@@ -22,7 +22,7 @@ import (
 type ServerOption func(*serverConfig)
 
 type serverConfig struct {
-	uids     []uint32
+	access   Access
 	log      *slog.Logger
 	activity func()
 }
@@ -30,7 +30,13 @@ type serverConfig struct {
 // AllowUIDs lets these uids call the server, besides uid 0 which is always
 // allowed.
 func AllowUIDs(uids ...uint32) ServerOption {
-	return func(c *serverConfig) { c.uids = append(c.uids, uids...) }
+	return func(c *serverConfig) { c.access.UIDs = append(c.access.UIDs, uids...) }
+}
+
+// AllowAdminGroup lets members of g call AdminMethods (list, revoke and the
+// health check), but not Open. kk-firewall passes its socket's group.
+func AllowAdminGroup(g Group) ServerOption {
+	return func(c *serverConfig) { c.access.AdminGroups = append(c.access.AdminGroups, g) }
 }
 
 // WithLogger sets the logger for audit and refusal lines; the default is
@@ -48,7 +54,8 @@ func OnActivity(f func()) ServerOption {
 
 // NewServer returns a gRPC server offering the knockknock.firewall.v1
 // Firewall service backed by m. Every connection's peer is identified with
-// SO_PEERCRED and only uid 0 and the AllowUIDs users may call anything.
+// SO_PEERCRED: uid 0 and the AllowUIDs users may call anything, members of
+// an AllowAdminGroup group only AdminMethods, and nobody else anything.
 // Serve it on a unix socket listener.
 //
 // kk-firewall adds the health and reflection services itself: kk-monitor
@@ -59,7 +66,7 @@ func NewServer(m firewall.Manager, opts ...ServerOption) *grpc.Server {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	allow := NewAllowlist(cfg.log, cfg.uids...)
+	allow := NewAllowlist(cfg.log, cfg.access)
 	s := grpc.NewServer(
 		grpc.Creds(TransportCredentials()),
 		grpc.ChainUnaryInterceptor(activityUnary(cfg.activity), allow.UnaryInterceptor()),
