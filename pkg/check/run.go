@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strings"
 	"time"
 
 	"github.com/kk-project/kk/pkg/config"
@@ -72,7 +73,7 @@ func (r *run) all(ctx context.Context, emit func(Result)) {
 // checkConfig loads the configuration as kk-monitor does, with the same
 // overrides. A bad file leaves the defaults in place for the other checks.
 func (r *run) checkConfig() Result {
-	cfg, found, err := config.Load(r.opts.ConfigPath)
+	cfg, found, unknown, err := config.LoadUnknown(r.opts.ConfigPath)
 	if err != nil {
 		cfg = config.Default()
 	}
@@ -89,6 +90,11 @@ func (r *run) checkConfig() Result {
 	}
 	if !found {
 		return ok("config %s absent: the defaults apply (log_prefix %q)", r.opts.ConfigPath, cfg.LogPrefix)
+	}
+	if len(unknown) > 0 {
+		return Result{Status: Warn, What: "config " + r.opts.ConfigPath,
+			Why: fmt.Sprintf("kk-monitor ignores [main] %s: not a key it knows", strings.Join(unknown, ", ")),
+			Fix: "correct the spelling or remove them; man 5 knockknock.conf lists the keys"}
 	}
 	return ok("config %s loads (log_prefix %q)", r.opts.ConfigPath, cfg.LogPrefix)
 }

@@ -161,3 +161,21 @@ func TestStatusJSONHasNoKeys(t *testing.T) {
 		t.Errorf("JSON round trip: %+v", back)
 	}
 }
+
+// TestCheckConfigUnknownKey: check warns about a key kk-monitor ignores.
+func TestCheckConfigUnknownKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(path, []byte("[main]\ndealy = 30\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := newRun(withDefaults(Options{ConfigPath: path})).checkConfig()
+	if res.Status != Warn || !strings.Contains(res.String(), "kk-monitor ignores [main] dealy: not a key it knows; fix: correct the spelling") {
+		t.Errorf("checkConfig = %s", res)
+	}
+	if err := os.WriteFile(path, []byte("[main]\ndelay = 30\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := newRun(withDefaults(Options{ConfigPath: path})).checkConfig(); res.Status != OK {
+		t.Errorf("checkConfig of a good file = %s", res)
+	}
+}
