@@ -20,7 +20,9 @@ import (
 var ErrReplay = errors.New("knock counter already used (replay)")
 
 // Counter returns the next unused counter as stored on disk: on a server,
-// the state counter, or the profile's own counter file until TakeOver.
+// the state counter, or the profile's own counter file until TakeOver; on a
+// client, the next counter of its reservation (see SendKnock), or the
+// counter file's if it holds none it may trust.
 func (p *Profile) Counter() (uint64, error) {
 	if p.seed != "" {
 		if _, err := os.Lstat(p.counterPath()); errors.Is(err, fs.ErrNotExist) {
@@ -33,7 +35,10 @@ func (p *Profile) Counter() (uint64, error) {
 	}
 	defer unlock()
 	c, _, err := p.readCounter()
-	return c, err
+	if err != nil {
+		return 0, err
+	}
+	return p.reservedNext(c)
 }
 
 // TakeOver creates a server profile's state counter from the profile's own

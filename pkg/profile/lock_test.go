@@ -10,10 +10,14 @@ import (
 )
 
 // The child modes of the test binary: increment the counter of the profile
-// in KK_LOCK_CHILD_DIR KK_LOCK_CHILD_N times, or until killed (crashChild).
+// in KK_LOCK_CHILD_DIR KK_LOCK_CHILD_N times, or until killed (crashChild),
+// or send a client's knocks (reserveChild).
 func TestMain(m *testing.M) {
 	if os.Getenv("KK_CRASH_CHILD_DIR") != "" {
 		crashChild()
+	}
+	if os.Getenv("KK_RESERVE_CHILD_DIR") != "" {
+		reserveChild()
 	}
 	if dir := os.Getenv("KK_LOCK_CHILD_DIR"); dir != "" {
 		n, _ := strconv.Atoi(os.Getenv("KK_LOCK_CHILD_N"))

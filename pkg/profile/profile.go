@@ -31,6 +31,46 @@
 // group other than kk-monitor's; no file may be writable by group or others
 // or owned by anyone but root or kk-monitor's user.
 //
+// # The client's counter reservation
+//
+// A client must have a counter on disk before its knock leaves, but an fsync
+// in front of every send costs milliseconds, and far more when the disk is
+// busy. So the client's counter file holds a high-water mark H, made durable
+// ahead of use: every counter ever sent is below the H on disk, and counters
+// below H are handed out one by one from ReserveFile, a record that is
+// written but never synced (SendKnock). The counter file keeps the original's
+// meaning and format, "the next counter", so the original client, or a copy
+// of the profile, reading H never reuses a counter.
+//
+// Why no counter is sent twice:
+//
+//   - Durable before the send: a counter c is sent only when c < H, and H
+//     was fsync'd (temporary file, fsync, rename, directory fsync) before c
+//     was taken; when the reservation is used up, the next block of
+//     ReserveBlock counters is reserved after the send, under the lock, so
+//     no counter at or past the old H goes out before the new H is on disk.
+//   - A killed process: the record is written (one write of a fixed-length,
+//     checksummed line) before the send, and the page cache outlives the
+//     process, so the next client continues after every counter sent. A
+//     torn or damaged record fails its checksum and is not trusted.
+//   - An OS crash or power cut may lose the record's last writes, leaving it
+//     behind counters already sent. The record names the boot it was
+//     written on (Linux's /proc/sys/kernel/random/boot_id), and on another
+//     boot it is not trusted: the client starts at H, skipping at most
+//     ReserveBlock unused counters, well inside the server's window.
+//   - Another writer (the original client, an editor, a restored copy): the
+//     record names the counter file's value, inode and ctime, and is not
+//     trusted once any of them changes; the client then starts at the file's
+//     value, as the original would.
+//   - Two clients at once: everything from reading the record to reserving
+//     the next block happens under the profile's exclusive flock.
+//
+// Where there is no boot ID (not Linux), or on a server profile, every
+// knock stores counter+1 durably before its send, as NextKnockFor does. A
+// disk that drops a written page while the machine stays up (a failed
+// writeback, then the page evicted and read back stale) is outside what the
+// record survives.
+//
 // Every file is opened without following a symlink or blocking (a FIFO),
 // must be a regular file, and is read through a MaxFileSize cap. Errors name
 // the file and what is wrong with it, never its content.

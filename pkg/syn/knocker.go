@@ -89,16 +89,23 @@ func (k *Knocker) KnockSent(ctx context.Context, host, profileDir string, port u
 // and sends it. A v2 profile's knock is bound to pkt's knock port and to
 // the source address bound, the one the server will see.
 func send(raw *RawConn, p *profile.Profile, pkt Packet, port uint16, bound netip.Addr) error {
-	f, _, err := p.NextKnockFor(port, knock.Binding{KnockPort: pkt.DstPort, Source: bound})
-	if err != nil {
+	var sendErr error
+	_, err := p.SendKnock(port, knock.Binding{KnockPort: pkt.DstPort, Source: bound}, func(f knock.Fields) error {
+		pkt.Fields = f
+		b, err := pkt.Append(make([]byte, 0, Len))
+		if err == nil {
+			err = raw.Send(b, pkt.Dst)
+		}
+		sendErr = err
+		return err
+	})
+	switch {
+	case sendErr != nil:
+		return sendErr
+	case err != nil:
 		return fmt.Errorf("taking the next counter from profile %s: %w", p.Dir, err)
 	}
-	pkt.Fields = f
-	b, err := pkt.Append(make([]byte, 0, Len))
-	if err != nil {
-		return err
-	}
-	return raw.Send(b, pkt.Dst)
+	return nil
 }
 
 // Resolve returns the address of host, which may be a name or an address
