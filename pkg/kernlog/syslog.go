@@ -2,10 +2,13 @@ package kernlog
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 )
 
-var kernelTag = []byte("kernel: ")
+// kernelTag is "kernel: " as a little-endian 64-bit word, so that the tag
+// is compared in one step.
+const kernelTag = 'k' | 'e'<<8 | 'r'<<16 | 'n'<<24 | 'e'<<32 | 'l'<<40 | ':'<<48 | ' '<<56
 
 // kernelMessage returns the message of a syslog line whose program tag is
 // exactly "kernel:". It reports false for any other line, including one in
@@ -15,16 +18,17 @@ func kernelMessage(line []byte) ([]byte, bool) {
 	if n == 0 || n >= len(line) || line[n] != ' ' {
 		return nil, false
 	}
+	// The host name: one or more bytes up to a space. A loop beats
+	// bytes.IndexByte's call on names this short.
 	rest := line[n+1:]
-	host := token(rest)
-	if len(host) == 0 || len(host) == len(rest) {
+	h := 0
+	for h < len(rest) && rest[h] != ' ' {
+		h++
+	}
+	if h == 0 || h+1+8 > len(rest) || binary.LittleEndian.Uint64(rest[h+1:]) != kernelTag {
 		return nil, false
 	}
-	rest = rest[len(host)+1:]
-	if !bytes.HasPrefix(rest, kernelTag) {
-		return nil, false
-	}
-	return rest[len(kernelTag):], true
+	return rest[h+1+8:], true
 }
 
 // timestampLen returns the length of the syslog timestamp that starts line,
@@ -38,9 +42,14 @@ func timestampLen(line []byte) int {
 
 // traditionalLen matches "Nov 26 11:00:00" (day padded with a space).
 func traditionalLen(b []byte) int {
-	if len(b) < 15 || !isUpper(b[0]) || !isLower(b[1]) || !isLower(b[2]) || b[3] != ' ' ||
-		(b[4] != ' ' && !isDigit(b[4])) || b[6] != ' ' || b[9] != ':' || b[12] != ':' ||
-		!digits(b[5:6]) || !digits(b[7:9]) || !digits(b[10:12]) || !digits(b[13:15]) {
+	if len(b) < 15 {
+		return 0
+	}
+	b = b[:15]
+	if !isUpper(b[0]) || !isLower(b[1]) || !isLower(b[2]) || b[3] != ' ' ||
+		(b[4] != ' ' && !isDigit(b[4])) || !isDigit(b[5]) || b[6] != ' ' ||
+		!isDigit(b[7]) || !isDigit(b[8]) || b[9] != ':' || !isDigit(b[10]) || !isDigit(b[11]) ||
+		b[12] != ':' || !isDigit(b[13]) || !isDigit(b[14]) {
 		return 0
 	}
 	return 15
@@ -79,21 +88,35 @@ func rfc3339Len(b []byte) int {
 var printkChars = [256]bool{' ': true, '.': true, '0': true, '1': true, '2': true, '3': true,
 	'4': true, '5': true, '6': true, '7': true, '8': true, '9': true}
 
-// skipPrintkTime drops a leading "[  370.992955] " printk timestamp.
-func skipPrintkTime(msg []byte) []byte {
+// splitPrintkTime splits msg after what has the shape of a printk timestamp:
+// '[', the first ']' among the next 23 bytes, and a space. It returns what
+// follows and the bytes between the brackets (nil if there is no such
+// shape), which validPrintkTime must then accept. Splitting first lets a
+// line with another log prefix be refused before its timestamp is read.
+func splitPrintkTime(msg []byte) (rest, stamp []byte) {
 	if len(msg) == 0 || msg[0] != '[' {
-		return msg
+		return msg, nil
 	}
-	end := bytes.IndexByte(msg[:min(len(msg), 24)], ']')
-	if end < 0 || end+1 >= len(msg) || msg[end+1] != ' ' {
-		return msg
+	n := min(len(msg), 24)
+	end := 1
+	for end < n && msg[end] != ']' {
+		end++
 	}
-	for _, c := range msg[1:end] {
+	if end == n || end+1 >= len(msg) || msg[end+1] != ' ' {
+		return msg, nil
+	}
+	return msg[end+2:], msg[1:end]
+}
+
+// validPrintkTime reports whether stamp holds only the spaces, digits and
+// dots of a printk timestamp.
+func validPrintkTime(stamp []byte) bool {
+	for _, c := range stamp {
 		if !printkChars[c] {
-			return msg
+			return false
 		}
 	}
-	return msg[end+2:]
+	return true
 }
 
 // parseIPv4 parses a dotted quad without leading zeros.
@@ -117,9 +140,9 @@ func parseIPv4(b []byte) (netip.Addr, bool) {
 	return netip.AddrFrom4(a), true
 }
 
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
-func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
+func isDigit(c byte) bool { return c-'0' <= 9 }
+func isUpper(c byte) bool { return c-'A' <= 'Z'-'A' }
+func isLower(c byte) bool { return c-'a' <= 'z'-'a' }
 
 func digits(b []byte) bool {
 	for _, c := range b {

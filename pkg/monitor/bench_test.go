@@ -39,11 +39,16 @@ func BenchmarkHandleLine(b *testing.B) {
 	src := netip.MustParseAddr("192.0.2.1")
 	ts := time.Now()
 	lines := map[string]kernlog.Packet{
+		"OtherPrefix":  {Src: src, DstPort: p.KnockPort, ID: 1, Seq: 2, Ack: 3, Window: 4},
 		"OtherPort":    {Src: src, DstPort: 80, ID: 1, Seq: 2, Ack: 0, Window: 3},
 		"GarbageKnock": {Src: src, DstPort: p.KnockPort, ID: 1, Seq: 2, Ack: 3, Window: 4},
 	}
-	for _, name := range []string{"OtherPort", "GarbageKnock"} {
-		line := []byte(kernlog.FormatSyslog(ts, "kkhost", "REJECT ", lines[name]))
+	for _, name := range []string{"OtherPrefix", "OtherPort", "GarbageKnock"} {
+		prefix := "REJECT "
+		if name == "OtherPrefix" { // another LOG rule's line
+			prefix = "DROP "
+		}
+		line := []byte(kernlog.FormatSyslog(ts, "kkhost", prefix, lines[name]))
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -1,0 +1,93 @@
+package kernlog
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// The fast paths of the parser must refuse exactly what the plain
+// definitions below refuse: these tests compare them on the testdata and
+// on crafted edge cases, and FuzzFastPaths on whatever the fuzzer finds.
+
+// refIndexField is the plain definition of indexDPT: the first "DPT=" that
+// starts a space-separated token.
+func refIndexField(b []byte) int {
+	for off := 0; ; {
+		i := bytes.Index(b[off:], dptField)
+		if i < 0 {
+			return -1
+		}
+		if at := off + i; at == 0 || b[at-1] == ' ' {
+			return at
+		}
+		off += i + 1
+	}
+}
+
+// refAfterPrefix is the plain definition of afterPrefix: drop a valid
+// printk timestamp, then require the prefix.
+func refAfterPrefix(prefix, msg []byte) ([]byte, bool) {
+	if len(msg) > 0 && msg[0] == '[' {
+		if end := bytes.IndexByte(msg[:min(len(msg), 24)], ']'); end > 0 && end+1 < len(msg) && msg[end+1] == ' ' &&
+			validPrintkTime(msg[1:end]) {
+			msg = msg[end+2:]
+		}
+	}
+	if len(prefix) == 0 || !bytes.HasPrefix(msg, prefix) {
+		return nil, false
+	}
+	return msg[len(prefix):], true
+}
+
+func checkFastPaths(t *testing.T, s string) {
+	t.Helper()
+	b := []byte(s)
+	if got, want := indexDPT(b), refIndexField(b); got != want {
+		t.Errorf("indexDPT(%q) = %d, want %d", s, got, want)
+	}
+	gotPort, gotOK := leadingPort(b)
+	wantPort, wantOK := parseUint(token(b), 0xffff)
+	if gotOK != wantOK || (gotOK && uint64(gotPort) != wantPort) {
+		t.Errorf("leadingPort(%q) = %d, %v; want %d, %v", s, gotPort, gotOK, wantPort, wantOK)
+	}
+	for _, prefix := range []string{"REJECT ", "[1] ", "[", "] REJECT ", "[  1.0] [x"} {
+		p := NewParser(prefix, nil)
+		got, gotOK := p.afterPrefix(b)
+		want, wantOK := refAfterPrefix([]byte(prefix), b)
+		if gotOK != wantOK || !bytes.Equal(got, want) {
+			t.Errorf("prefix %q, afterPrefix(%q) = %q, %v; want %q, %v", prefix, s, got, gotOK, want, wantOK)
+		}
+	}
+}
+
+func fastPathCases(t testing.TB) []string {
+	cases := []string{"", "D", "DPT", "DPT=", "DPT=1", " DPT=1", "xDPT=1 DPT=2", "DPT=0", "DPT=00", "DPT=65535",
+		"DPT=65536", "DPT=123456", "DPT=-1", "DPT=+1", "DPT=1x", "DPT= 1", "DST=1 ID=2 DF DPT=3 SEQ=4",
+		"0", "01", "65535 x", "99999", "4294967297", "[", "[]", "[] ", "[] REJECT x", "[1] REJECT x", "[1]REJECT x",
+		"[ 1.2 ] REJECT x", "[x] REJECT x", "[1] [1] REJECT x", "[12345678901234567890123] REJECT x",
+		"[123456789012345678901234] REJECT x", "[  1.0] [x] REJECT", "REJECT [1] x", "[1] ] REJECT x", "[1] "}
+	for _, c := range readCases(t) {
+		cases = append(cases, c.line)
+		if msg, ok := kernelMessage([]byte(c.line)); ok {
+			cases = append(cases, string(msg))
+			if i := strings.Index(string(msg), "DPT="); i >= 0 {
+				cases = append(cases, string(msg[i+4:]))
+			}
+		}
+	}
+	return cases
+}
+
+func TestFastPathsMatchDefinitions(t *testing.T) {
+	for _, c := range fastPathCases(t) {
+		checkFastPaths(t, c)
+	}
+}
+
+func FuzzFastPaths(f *testing.F) {
+	for _, c := range fastPathCases(f) {
+		f.Add(c)
+	}
+	f.Fuzz(checkFastPaths)
+}
