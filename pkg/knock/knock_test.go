@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
+	"encoding/binary"
 	"encoding/hex"
+	"math/bits"
+	"net/netip"
 	"testing"
 )
 
@@ -195,6 +198,54 @@ func TestHMACPortMatchesCryptoHMAC(t *testing.T) {
 		got := hmacPort(&testKeys.MAC, port)
 		if !bytes.Equal(got[:], want) {
 			t.Errorf("port %d: hmacPort = %x, crypto/hmac = %x", port, got, want)
+		}
+	}
+}
+
+// TestFilterFilledOnDemand checks the lazily filled filter: a new Verifier
+// has computed no port's MAC byte, each byte it fills is the real one, and
+// it accepts a valid knock for a port it has not seen yet.
+func TestFilterFilledOnDemand(t *testing.T) {
+	for _, newV := range []func(*Keys, uint64, int) (*Verifier, error){NewVerifier, NewVerifierV2} {
+		v, err := newV(&testKeys, 0, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		filled := func() int {
+			n := 0
+			for _, w := range v.known {
+				n += bits.OnesCount64(w)
+			}
+			return n
+		}
+		if n := filled(); n != 0 {
+			t.Fatalf("new verifier filled %d ports", n)
+		}
+		bind := Binding{KnockPort: 7000, Source: netip.MustParseAddr("198.51.100.7")}
+		var raw [Size]byte
+		for i := range 2000 {
+			binary.BigEndian.PutUint32(raw[:], uint32(i)*2654435761)
+			binary.BigEndian.PutUint64(raw[4:], uint64(i)*0x9e3779b97f4a7c15)
+			if _, _, ok := v.MatchFrom(FieldsFromBytes(raw), bind); ok {
+				t.Fatal("garbage accepted")
+			}
+		}
+		if n := filled(); n == 0 || n > 2000*20 {
+			t.Fatalf("%d ports filled after 2000 garbage knocks", n)
+		}
+		for p := range 1 << 16 {
+			if v.known[p>>6]&(1<<(p&63)) != 0 && v.filter[p] != v.macPort(uint16(p))[0] {
+				t.Fatalf("port %d: filter byte %#x, MAC byte %#x", p, v.filter[p], v.macPort(uint16(p))[0])
+			}
+		}
+		k := Encode(&testKeys, 3, 2222)
+		if v.v2 {
+			if k, err = EncodeV2(&testKeys, 3, 2222, bind); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if port, used, ok := v.MatchFrom(k, bind); !ok || port != 2222 || used != 3 {
+			t.Fatalf("valid knock: port %d counter %d ok %v", port, used, ok)
 		}
 	}
 }

@@ -37,8 +37,9 @@ type Set struct {
 	ports  []uint16
 	pts    [][Size]byte // plaintext for each port
 	window uint64
-	base   uint64            // next unused counter, the oldest in the map
-	knocks map[uint64]uint64 // first 8 knock bytes → counter<<16 | port index
+	base   uint64              // next unused counter, the oldest in the map
+	knocks map[uint64]uint64   // first 8 knock bytes → counter<<16 | port index
+	ks     [aes.BlockSize]byte // scratch for a keystream
 }
 
 // NewSet returns a Set for keys k whose next unused counter is counter,
@@ -161,9 +162,8 @@ func (s *Set) knock(c uint64, i int) [Size]byte {
 }
 
 func (s *Set) keystream(c uint64) [aes.BlockSize]byte {
-	var ks [aes.BlockSize]byte
-	keystream(s.block, uint32(c), &ks)
-	return ks
+	keystream(s.block, uint32(c), &s.ks)
+	return s.ks
 }
 
 func xor(pt *[Size]byte, ks *[aes.BlockSize]byte) Fields {

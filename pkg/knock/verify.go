@@ -18,11 +18,17 @@ const MaxWindow = 10000
 // c … c+window-1, where c is the next unused counter.
 //
 // It keeps the window's keystreams (recomputed only when the counter moves)
-// and a 64 KiB table holding the first byte of HMAC(port) for every port.
+// and a 64 KiB table holding the first byte of HMAC(port) for each port.
 // A candidate slot is compared against the table first; the full HMAC runs
 // only when that byte matches (one slot in 256 for garbage), so a garbage
 // knock costs a few nanoseconds per slot instead of an AES and an HMAC.
 // One byte rather than two keeps a monitor with a hundred profiles small.
+//
+// The table is filled lazily, a port the first time a slot decrypts to it:
+// filling it whole costs 65,536 HMACs (15-20 ms), which a profile that sees
+// a few knocks never pays back, and which delayed its first knock. Filling
+// on demand computes each port's byte at most once, as the eager table did,
+// and no more than the slots actually tried.
 //
 // A v2 Verifier (NewVerifierV2) works the same way with the v2 key: its
 // table holds the check byte, HMAC(v2 key, port)[0], which needs no source
@@ -35,10 +41,12 @@ type Verifier struct {
 	block cipher.Block
 	mac   hash.Hash // keyed with the mac key (v1) or the v2 key
 	v2    bool
-	in    []byte // scratch for the MAC input, kept to avoid an allocation per call
-	sum   []byte // scratch for the MAC output
+	in    []byte              // scratch for the MAC input, kept to avoid an allocation per call
+	sum   []byte              // scratch for the MAC output
+	ks    [aes.BlockSize]byte // scratch for a keystream
 
-	filter *[1 << 16]byte // first MAC byte, indexed by port
+	filter *[1 << 16]byte   // first MAC byte, indexed by port, where known
+	known  *[1 << 10]uint64 // bit set of the ports whose filter byte is filled
 
 	base  uint64    // counter of the oldest slot
 	start int       // ring index of the slot for base
@@ -72,11 +80,9 @@ func newVerifier(k *Keys, macKey [16]byte, v2 bool, counter uint64, window int) 
 		in:     make([]byte, 0, v2MsgMax),
 		sum:    make([]byte, 0, sha1.Size),
 		filter: new([1 << 16]byte),
+		known:  new([1 << 10]uint64),
 		head:   make([]uint32, window),
 		tail:   make([][8]byte, window),
-	}
-	for p := range v.filter {
-		v.filter[p] = v.macPort(uint16(p))[0]
 	}
 	v.base = counter
 	for i := range window {
@@ -97,8 +103,8 @@ func (v *Verifier) fill(i int, counter uint64) {
 	if counter > MaxCounter {
 		return
 	}
-	var ks [aes.BlockSize]byte
-	keystream(v.block, uint32(counter), &ks)
+	ks := &v.ks
+	keystream(v.block, uint32(counter), ks)
 	v.head[i] = binary.BigEndian.Uint32(ks[:])
 	copy(v.tail[i][:], ks[4:Size])
 }
@@ -137,7 +143,7 @@ func (v *Verifier) match(f Fields, b Binding) (port uint16, used uint32, ok bool
 			i -= len(v.head)
 		}
 		pt := head ^ v.head[i]
-		if v.filter[pt>>16] != byte(pt>>8) {
+		if v.filterByte(uint16(pt>>16)) != byte(pt>>8) {
 			continue
 		}
 		if v.macMatches(f, i, uint16(pt>>16), uint32(v.base+x), b) {
@@ -145,6 +151,17 @@ func (v *Verifier) match(f Fields, b Binding) (port uint16, used uint32, ok bool
 		}
 	}
 	return 0, 0, false
+}
+
+// filterByte returns the first byte of port's MAC, computing it on the
+// port's first use.
+func (v *Verifier) filterByte(port uint16) byte {
+	w, bit := &v.known[port>>6], uint64(1)<<(port&63)
+	if *w&bit == 0 {
+		v.filter[port] = v.macPort(port)[0]
+		*w |= bit
+	}
+	return v.filter[port]
 }
 
 // macMatches computes the full MAC for port and compares it, in constant
@@ -211,7 +228,8 @@ func (v *Verifier) Advance(next uint64) {
 	}
 }
 
-// StateSize returns the bytes of precomputed state the Verifier holds.
+// StateSize returns the bytes of precomputed state the Verifier has
+// allocated; the filter's pages become resident as ports are filled in.
 func (v *Verifier) StateSize() int {
-	return len(v.filter) + len(v.head)*4 + len(v.tail)*8
+	return len(v.filter) + len(v.known)*8 + len(v.head)*4 + len(v.tail)*8
 }
