@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // writeFileAtomic replaces path with data so that a crash at any moment
@@ -57,6 +59,9 @@ type fileOps interface {
 	sync(f *os.File) error
 	rename(oldpath, newpath string) error
 	syncDir(dir string) error
+	// writeAt and datasync are the in-place steps of a record write.
+	writeAt(f *os.File, data []byte, off int64) error
+	datasync(f *os.File) error
 }
 
 var atomicOps fileOps = osFileOps{}
@@ -76,6 +81,20 @@ func (osFileOps) write(f *os.File, data []byte) error {
 func (osFileOps) sync(f *os.File) error                { return f.Sync() }
 func (osFileOps) rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
 func (osFileOps) syncDir(dir string) error             { return syncDir(dir) }
+
+func (osFileOps) writeAt(f *os.File, data []byte, off int64) error {
+	_, err := f.WriteAt(data, off)
+	return err
+}
+
+func (osFileOps) datasync(f *os.File) error {
+	for {
+		err := unix.Fdatasync(int(f.Fd()))
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
 
 func keepOwner(tmp *os.File, path string) {
 	if os.Geteuid() != 0 {

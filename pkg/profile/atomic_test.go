@@ -71,6 +71,20 @@ func (r *recordingOps) syncDir(dir string) error {
 	return osFileOps{}.syncDir(dir)
 }
 
+func (r *recordingOps) writeAt(f *os.File, data []byte, off int64) error {
+	next := "torn"
+	if rec, ok := decodeSlot(data); ok {
+		next = fmt.Sprintf("seq %d next %d", rec.seq, rec.next)
+	}
+	r.record("write %s slot %d: %s", r.name(f.Name()), off/recSlot, next)
+	return osFileOps{}.writeAt(f, data, off)
+}
+
+func (r *recordingOps) datasync(f *os.File) error {
+	r.record("datasync %s", r.name(f.Name()))
+	return osFileOps{}.datasync(f)
+}
+
 // recordOps makes writeFileAtomic record its steps until the test ends.
 func recordOps(t *testing.T, target string) *recordingOps {
 	r := &recordingOps{target: target}
@@ -120,8 +134,13 @@ func TestCounterWriteOrder(t *testing.T) {
 			t.Fatalf("TakeOver = %v, %v", took, err)
 		}
 		checkSteps(t, r.steps, steps("missing", `"5\n"`))
-		r.steps = nil
+		// Accept writes the record (TestRecordWriteOrder); the state
+		// counter follows it by the same steps.
 		if err := p.Accept(9); err != nil {
+			t.Fatal(err)
+		}
+		r.steps = nil
+		if err := p.SyncCounterFile(); err != nil {
 			t.Fatal(err)
 		}
 		checkSteps(t, r.steps, steps(`"5\n"`, `"10\n"`))

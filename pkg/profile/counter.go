@@ -49,7 +49,7 @@ func (p *Profile) TakeOver() (bool, error) {
 		return false, nil
 	}
 	took := false
-	err := p.update(func(cur uint64) (uint64, error) { return cur, nil }, &took)
+	err := p.update(func(cur uint64) (uint64, error) { return cur, nil }, &took, false)
 	return took, err
 }
 
@@ -59,13 +59,14 @@ func (p *Profile) TakeOver() (bool, error) {
 // fails, nothing is written. On a server the result goes to the state
 // counter, never to the profile directory.
 func (p *Profile) UpdateCounter(fn func(cur uint64) (next uint64, err error)) error {
-	return p.update(fn, nil)
+	return p.update(fn, nil, false)
 }
 
 // update is UpdateCounter; if took is not nil, a counter read from the seed
 // is written to the state counter even if fn leaves it unchanged, and *took
-// says whether that happened.
-func (p *Profile) update(fn func(cur uint64) (uint64, error), took *bool) error {
+// says whether that happened. If fast, a server profile's result goes to
+// its record (see RecordFile) instead of the state counter file.
+func (p *Profile) update(fn func(cur uint64) (uint64, error), took *bool, fast bool) error {
 	if err := p.makeCounterDir(); err != nil {
 		return err
 	}
@@ -93,6 +94,11 @@ func (p *Profile) update(fn func(cur uint64) (uint64, error), took *bool) error 
 	}
 	if took != nil {
 		*took = seeded
+	}
+	// A profile not yet taken over gets its state counter file first,
+	// so that it no longer reads its seed.
+	if fast && p.counterDir != "" && !seeded {
+		return p.writeRecord(next)
 	}
 	return writeFileAtomic(path, []byte(strconv.FormatUint(next, 10)+"\n"))
 }
@@ -138,15 +144,17 @@ func (p *Profile) encode(counter uint32, port uint16, b knock.Binding) knock.Fie
 }
 
 // Accept records that counter used was accepted, for the receiving side:
-// under the profile lock it stores used+1. It returns an error wrapping
+// under the profile lock it stores used+1, durably, before returning; on a
+// server in the profile's record (see RecordFile), whose state counter file
+// SyncCounterFile then brings up to date. It returns an error wrapping
 // ErrReplay, and stores nothing, if the stored counter is already past used.
 func (p *Profile) Accept(used uint32) error {
-	return p.UpdateCounter(func(cur uint64) (uint64, error) {
+	return p.update(func(cur uint64) (uint64, error) {
 		if uint64(used) < cur {
 			return 0, fmt.Errorf("counter %d, stored counter %d: %w", used, cur, ErrReplay)
 		}
 		return uint64(used) + 1, nil
-	})
+	}, nil, true)
 }
 
 // counterPath is the counter file this process reads and writes.
@@ -160,14 +168,29 @@ func (p *Profile) lockDir() string {
 }
 
 // readCounter reads the counter under the lock: the state counter, or the
-// seed (seeded true) if a server profile has none yet.
+// seed (seeded true) if a server profile has none yet; on a server, or the
+// record's counter if that is larger (the state counter lags it until
+// SyncCounterFile).
 func (p *Profile) readCounter() (c uint64, seeded bool, err error) {
 	c, err = readCounter(p.counterPath(), p.pol)
 	if p.seed != "" && errors.Is(err, fs.ErrNotExist) {
 		c, err = readCounter(p.seed, p.pol)
-		return c, true, err
+		seeded = true
 	}
-	return c, false, err
+	if err != nil || p.counterDir == "" {
+		return c, seeded, err
+	}
+	r, _, found, err := p.readRecord()
+	if err != nil {
+		return 0, seeded, err
+	}
+	if found && r.next > c {
+		if r.next > knock.MaxCounter+1 {
+			return 0, seeded, fmt.Errorf("%s: %w: past the largest counter %d", p.recordPath(), ErrCorrupt, uint64(knock.MaxCounter)+1)
+		}
+		c = r.next
+	}
+	return c, seeded, nil
 }
 
 // makeCounterDir creates a server profile's state directory,

@@ -22,9 +22,17 @@ const crashKills = 150
 // until it is killed, printing each value once UpdateCounter has returned.
 func crashChild() {
 	p, err := LoadServer(os.Getenv("KK_CRASH_CHILD_DIR"), os.Getenv("KK_CRASH_CHILD_STATE"))
+	accept := os.Getenv("KK_CRASH_CHILD_ACCEPT") == "1"
 	for err == nil {
 		var next uint64
-		err = p.UpdateCounter(func(c uint64) (uint64, error) { next = c + 1; return next, nil })
+		if accept { // the monitor's path: the record, in place
+			if next, err = p.Counter(); err == nil {
+				err = p.Accept(uint32(next))
+				next++
+			}
+		} else {
+			err = p.UpdateCounter(func(c uint64) (uint64, error) { next = c + 1; return next, nil })
+		}
 		if err == nil {
 			_, err = fmt.Printf("%d\n", next)
 		}
@@ -47,7 +55,7 @@ func TestCounterSurvivesSIGKILL(t *testing.T) {
 	last := uint64(5)
 	for i := range crashKills {
 		delay := rand.N(4 * time.Millisecond)
-		committed := runUntilKilled(t, dir, state, delay)
+		committed := runUntilKilled(t, dir, state, delay, false)
 		data, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatalf("kill %d after %v: %v", i, delay, err)
@@ -65,12 +73,40 @@ func TestCounterSurvivesSIGKILL(t *testing.T) {
 	t.Logf("%d kills, counter from 5 to %d; %d temporary files left behind", crashKills, last, len(entries)-1)
 }
 
+// TestRecordSurvivesSIGKILL is TestCounterSurvivesSIGKILL for Accept, which
+// writes the record in place: after each kill the counter reads as the last
+// value the child saw accepted or the one in flight, never less.
+func TestRecordSurvivesSIGKILL(t *testing.T) {
+	dir, state := serverProfile(t, "5\n")
+	last := uint64(5)
+	for i := range crashKills / 2 {
+		delay := rand.N(4 * time.Millisecond)
+		committed := runUntilKilled(t, dir, state, delay, true)
+		p, err := LoadServer(dir, state)
+		if err != nil {
+			t.Fatalf("kill %d after %v: %v", i, delay, err)
+		}
+		n, err := p.Counter()
+		if err != nil {
+			t.Fatalf("kill %d after %v: %v", i, delay, err)
+		}
+		if n < last || n < committed || n > committed+1 {
+			t.Fatalf("kill %d after %v: counter %d; it was %d, and the child had accepted up to %d", i, delay, n, last, committed)
+		}
+		last = n
+	}
+	t.Logf("%d kills, counter from 5 to %d", crashKills/2, last)
+}
+
 // runUntilKilled starts a crashChild, kills it delay after it has written
 // the counter once, and returns the last value it reported written.
-func runUntilKilled(t *testing.T, dir, state string, delay time.Duration) uint64 {
+func runUntilKilled(t *testing.T, dir, state string, delay time.Duration, accept bool) uint64 {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "KK_CRASH_CHILD_DIR="+dir, "KK_CRASH_CHILD_STATE="+state)
+	if accept {
+		cmd.Env = append(cmd.Env, "KK_CRASH_CHILD_ACCEPT=1")
+	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

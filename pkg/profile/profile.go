@@ -27,7 +27,11 @@
 // counter (a new profile, or one copied from an original install) it reads
 // the seed, read-only, and creates the state counter from it (TakeOver).
 // From then on only the state counter counts, and kk-monitor never writes
-// the profile directory. Keys must not be readable by others, nor by a
+// the profile directory. An accepted knock's counter is stored first in
+// <stateDir>/<name>/counter.rec, a two-slot record overwritten in place
+// and fdatasync'd (one sync instead of the rename's two; see RecordFile for
+// why that is as crash-safe), and the state counter file follows it after
+// the opening; readers take the larger of the two. Keys must not be readable by others, nor by a
 // group other than kk-monitor's; no file may be writable by group or others
 // or owned by anyone but root or kk-monitor's user.
 //
