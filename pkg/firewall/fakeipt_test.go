@@ -15,6 +15,8 @@ type fakeIPT struct {
 	chains map[string][][]string
 	calls  int
 	fail   error // returned by every mutating call when set
+	// failInsert is returned by Insert alone when set.
+	failInsert error
 	// deleteGate, when set, is received from before each Delete, so a
 	// test can hold a deletion in progress; deleting is then sent to (if
 	// it has room) to say a deletion is waiting.
@@ -65,6 +67,9 @@ func (f *fakeIPT) Exists(table, chain string, spec ...string) (bool, error) {
 func (f *fakeIPT) Insert(table, chain string, pos int, spec ...string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.failInsert != nil {
+		return f.failInsert
+	}
 	return f.mutate(chain, func(rs [][]string) [][]string { return slices.Insert(rs, pos-1, slices.Clone(spec)) })
 }
 

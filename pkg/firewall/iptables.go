@@ -232,23 +232,32 @@ func (m *IPTables) Close() error {
 	return nil
 }
 
-// add writes o's rule. First it puts the INPUT jump back at position 1 if
+// add writes o's rule, then puts the INPUT jump back at position 1 if
 // something removed or displaced it, since a rule in a chain nothing jumps
-// to opens nothing; and it recreates Chain once if that vanished.
+// to opens nothing; it recreates Chain once if that vanished. The jump is
+// checked after the append, not before, so that the rule is in the kernel
+// one iptables exec sooner; the answer still waits for the check, and if
+// the jump cannot be restored the rule is deleted again and Open fails.
 func (m *IPTables) add(o Opening) error {
 	ipt, err := m.family(o.IP)
 	if err != nil {
 		return fmt.Errorf("adding rule for %s port %d: %w", o.IP, o.Port, err)
 	}
 	v6 := o.IP.Is6()
-	if err = m.checkJump(v6); err == nil {
-		err = ipt.Append(table, Chain, ruleSpec(o)...)
-	}
+	err = ipt.Append(table, Chain, ruleSpec(o)...)
 	if err != nil {
 		if exists, cerr := ipt.ChainExists(table, Chain); cerr == nil && !exists {
 			m.log.Warn("chain missing; recreating it", "chain", Chain, "family", familyName(v6))
 			if err = m.ensureChain(v6); err == nil {
 				err = ipt.Append(table, Chain, ruleSpec(o)...)
+			}
+		}
+	}
+	if err == nil {
+		if err = m.checkJump(v6); err != nil {
+			if derr := ipt.Delete(table, Chain, ruleSpec(o)...); derr != nil && !isNotExist(derr) {
+				m.log.Error("deleting the rule of a failed opening failed; the kernel stops matching it at its deadline",
+					"ip", o.IP, "port", o.Port, "deadline", o.Deadline, "err", derr)
 			}
 		}
 	}

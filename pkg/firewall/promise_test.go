@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"net/netip"
@@ -60,6 +61,30 @@ func TestOpenPutsTheJumpBackFirst(t *testing.T) {
 				t.Errorf("warning does not name a probable cause:\n%s", log)
 			}
 		})
+	}
+}
+
+// TestOpenFailsIfTheJumpCannotBePutBack: the rule goes in before the jump
+// is checked; if the missing jump cannot be restored, Open fails, the rule
+// is deleted again and nothing is counted as open.
+func TestOpenFailsIfTheJumpCannotBePutBack(t *testing.T) {
+	r, _ := logRig(t, Policy{})
+	r.v4.Delete(table, "INPUT", jumpSpec...)
+	r.v4.failInsert = errors.New("iptables: Resource temporarily unavailable")
+	_, err := r.m.Open(context.Background(), OpenRequest{IP: netip.MustParseAddr("192.0.2.7"), Port: 22, Duration: 5 * time.Second, Profile: "home"})
+	if err == nil || !strings.Contains(err.Error(), "inserting INPUT jump") {
+		t.Fatalf("Open with no jump and a failing insert: %v", err)
+	}
+	if got := r.v4.dump(Chain); len(got) != 1 {
+		t.Errorf("chain after the failed Open = %q, want no rule", got)
+	}
+	if n := r.m.Pending(); n != 0 {
+		t.Errorf("Pending = %d after a failed Open", n)
+	}
+	r.v4.failInsert = nil
+	r.open(t, "192.0.2.7", 22, 5*time.Second)
+	if got := r.v4.dump("INPUT"); len(got) != 2 || got[1] != jumpLine {
+		t.Errorf("INPUT after the retry = %q", got)
 	}
 }
 
