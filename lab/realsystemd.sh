@@ -201,8 +201,10 @@ main() {
 	chmod 0755 "$work"
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
-	# Units that need an /etc this container does not have.
-	MASK=(systemd.mask=systemd-networkd-wait-online.service)
+	# Units that need an /etc this container does not have; knockd and
+	# fwknopd are on the host for the bench (lab/deps.sh bench) and fail
+	# without their config, which would leave the container degraded.
+	MASK=(systemd.mask=systemd-networkd-wait-online.service systemd.mask=knockd.service systemd.mask=fwknop-server.service)
 	local t0=$SECONDS
 	setup_net
 	stage
