@@ -136,6 +136,27 @@ chk_reload() {
 	echo "active, same pid $pid1, and a knock after it opens"
 }
 
+# chk_fw_list_revoke: after a knock, kk-firewall list shows the opening to
+# root and to a member of the socket's group (not root, not knockknock), a
+# user outside the group is told which group to join, and revoke by the
+# member closes it: the knock's one connection is then refused.
+chk_fw_list_revoke() {
+	local out rc member=(setpriv --reuid=4242 --regid=4242 --groups=knockknock)
+	knock >/dev/null || { echo "kk-client failed"; return 1; }
+	wait_until 10 rule_present || { echo "no rule 10 s after the knock"; return 1; }
+	out=$(nsenter_ct kk-firewall list --json) || { echo "list --json as root failed: $out"; return 1; }
+	grep -q "\"source_ip\": \"$CLIENT_IP\"" <<<"$out" && grep -q "\"port\": $SERVICE_PORT," <<<"$out" &&
+		grep -q '"profile": "clement-laptop"' <<<"$out" || { echo "list --json as root lacks the opening: $out"; return 1; }
+	out=$(nsenter_ct "${member[@]}" kk-firewall list) || { echo "list as a member of knockknock failed: $out"; return 1; }
+	grep -qE "^$CLIENT_IP +ipv4 +tcp +$SERVICE_PORT +clement-laptop " <<<"$out" || { echo "list as a member lacks the opening: $out"; return 1; }
+	out=$(nsenter_ct setpriv --reuid=nobody --regid=nogroup --clear-groups kk-firewall list 2>&1) && rc=0 || rc=$?
+	[ "$rc" = 5 ] && grep -q 'add yourself to group knockknock' <<<"$out" || { echo "list as nobody: exit $rc, $out"; return 1; }
+	out=$(nsenter_ct "${member[@]}" kk-firewall revoke "$CLIENT_IP" "$SERVICE_PORT" 2>&1) || { echo "revoke as a member failed: $out"; return 1; }
+	rule_absent || { echo "rule still there after revoke"; return 1; }
+	if connect; then echo "revoked, but the knock's connection still got through"; return 1; fi
+	echo "root and group knockknock see it, nobody is told to join knockknock; $out, connection refused"
+}
+
 # journal_errors prints the three units' (and kk-firewall.service's) entries
 # at priority err or worse.
 journal_errors() {
@@ -231,6 +252,7 @@ run_checks() {
 	check "with rsyslog: a knock read from $KKLOG socket-activates kk-firewall, TCP gets through" chk_knock activates
 	check "after delay the rule is gone" chk_expiry
 	check "systemctl reload kk-monitor keeps it active" chk_reload
+	check "kk-firewall list shows a knock's opening to root and group knockknock; revoke closes it" chk_fw_list_revoke
 	check "keys root's and read-only to kk-monitor; counters in its StateDirectory" chk_profile_trust
 	check "kk-monitor check: a working server is OK" chk_kk_check_ok
 	check "the units' journal has no error" chk_journal_clean
