@@ -13,8 +13,11 @@
 # kernel's input only) and /etc/logrotate.d/knockknock. Without DESTDIR and
 # with rsyslogd installed it creates that log, empty, so kk-monitor's
 # log_source = auto finds it before the first kernel message. Units name the
-# binaries by their installed path. kk-client gets cap_net_raw+ep so users
-# can knock without root. uninstall removes exactly those files, the /etc
+# binaries by their installed path. The original knockknock's command names
+# are symlinks that the binaries dispatch on (argv[0]): knockknock and
+# knockknock-proxy in PREFIX/bin name kk-client, knockknock-daemon and
+# knockknock-genprofile in PREFIX/sbin name kk-monitor. kk-client gets
+# cap_net_raw+ep so users can knock without root. uninstall removes exactly those files, the /etc
 # ones only if unchanged, and keeps /etc/knockknock.d, which holds the keys
 # and counters, and /var/log/knockknock.
 set -euo pipefail
@@ -32,6 +35,13 @@ libdir=$prefix/lib
 binaries=(kk-monitor kk-firewall kk-client)
 system_units=(kk-firewall.socket kk-firewall.service kk-monitor.service knockknock-firewall.service)
 user_units=(kk-client-proxy.service)
+# links: "name target", the original's commands as relative symlinks.
+links=(
+	"$prefix/bin/knockknock kk-client"
+	"$prefix/bin/knockknock-proxy kk-client"
+	"$prefix/sbin/knockknock-daemon ../bin/kk-monitor"
+	"$prefix/sbin/knockknock-genprofile ../bin/kk-monitor"
+)
 
 say() { printf '%s: %s\n' "$action" "$*"; }
 
@@ -87,9 +97,26 @@ do_install() {
 			say "$dest$dst"
 		fi
 	done < <(etc_files)
+	install_links
 	create_log
 	set_cap "$dest$prefix/bin/kk-client"
 	next_steps
+}
+
+# install_links makes the original's command names, replacing only a symlink
+# (an older install's): a file there is someone else's.
+install_links() {
+	local l name target
+	for l in "${links[@]}"; do
+		read -r name target <<<"$l"
+		if [ -e "$dest$name" ] && [ ! -L "$dest$name" ]; then
+			echo "install: $dest$name exists and is not a symlink (the original knockknock?): remove it, then run make install again" >&2
+			exit 1
+		fi
+		mkdir -p "$(dirname "$dest$name")"
+		ln -sfn "$target" "$dest$name"
+		say "$dest$name -> $target"
+	done
 }
 
 # set_cap gives kk-client the one capability it needs to send a raw SYN.
@@ -118,10 +145,17 @@ NEXT
 }
 
 do_uninstall() {
-	local src dst mode
+	local src dst mode l name target
 	while read -r src dst mode; do
 		if [ -e "$dest$dst" ]; then rm -f "$dest$dst" && say "removed $dest$dst"; fi
 	done < <(files; echo "- $userunitdir/kk-client-proxy.service -")
+	for l in "${links[@]}"; do
+		read -r name target <<<"$l"
+		# Only kk's own link: a knockknock installed there stays.
+		if [ -L "$dest$name" ] && [ "$(readlink "$dest$name")" = "$target" ]; then
+			rm -f "$dest$name" && say "removed $dest$name"
+		fi
+	done
 	while read -r src dst mode; do
 		case "$dst" in /etc/knockknock.d/*) continue ;; esac
 		if [ ! -e "$dest$dst" ]; then

@@ -278,12 +278,19 @@ chk_install() {
 			{ echo "the kk-client-proxy user unit is missing or does not run /usr/bin/kk-client"; return 1; }
 	fi
 	getcap "$d/usr/bin/kk-client" | grep -q 'cap_net_raw=ep' || { echo "kk-client lacks cap_net_raw+ep"; return 1; }
+	for f in usr/bin/knockknock:kk-client usr/bin/knockknock-proxy:kk-client \
+		usr/sbin/knockknock-daemon:kk-monitor usr/sbin/knockknock-genprofile:kk-monitor; do
+		[ "$(readlink -f "$d/${f%%:*}")" = "$(readlink -f "$d/usr/bin/${f#*:}")" ] ||
+			{ echo "/${f%%:*} is not a symlink to /usr/bin/${f#*:}"; return 1; }
+	done
 	n=$(cd "$d" && find . -type f | wc -l)
 	DESTDIR=$d PREFIX=/usr bash "$TOP/systemd/install.sh" uninstall "$BIN" >>"$T/log/install.out" 2>&1 ||
 		{ echo "uninstall failed: $(tail -3 "$T/log/install.out")"; return 1; }
 	left=$(cd "$d" && find . -type f | sort | tr '\n' ' ')
 	[ "$left" = "./etc/knockknock.d/config " ] || { echo "uninstall left: $left"; return 1; }
-	echo "$n files installed, cap_net_raw=ep on kk-client, uninstall kept only /etc/knockknock.d/config"
+	left=$(cd "$d" && find . -type l | tr '\n' ' ')
+	[ -z "$left" ] || { echo "uninstall left symlinks: $left"; return 1; }
+	echo "$n files and the original's 4 names installed, cap_net_raw=ep on kk-client, uninstall kept only /etc/knockknock.d/config"
 }
 
 # chk_reknock: a second knock while the port is open gives a new rule (a new
