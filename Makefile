@@ -18,7 +18,7 @@ LDFLAGS := -X github.com/kk-project/kk/pkg/version.Version=$(VERSION)
 MANPAGES := $(BIN)/man/kk-monitor.8 $(BIN)/man/knockknock.conf.5 $(BIN)/man/kk-firewall.8 $(BIN)/man/kk-client.1
 
 .PHONY: all build deps deps-demo deps-bench deps-test test unit lint bench demo protos check-protos lab-test \
-	systemd-test freshroot-test clean install uninstall man
+	systemd-test package-test freshroot-test clean install uninstall man package
 
 all: build
 
@@ -70,7 +70,7 @@ lint:
 unit:
 	go test -count=1 -timeout 20m ./...
 
-test: deps-test build lint check-protos unit lab-test systemd-test freshroot-test
+test: deps-test build lint check-protos unit lab-test systemd-test package-test freshroot-test
 
 bench: deps-bench build
 	go test -run '^$$' -bench . -benchmem ./...
@@ -95,6 +95,12 @@ lab-test:
 systemd-test: build
 	bash lab/realsystemd.sh $(BIN)
 
+# The .deb: lintian, then apt install in a booted Debian 12 root with systemd
+# and the same checks as systemd-test, then apt remove and purge.
+package-test: package
+	lintian --fail-on error dist/kk_*.deb
+	bash lab/realsystemd.sh --deb dist/kk_*.deb
+
 # README's two commands in a minimal Debian 12 root from a clean clone of HEAD
 # (mmdebstrap + systemd-nspawn). Inside that root, make test runs everything
 # else but not itself again.
@@ -102,6 +108,11 @@ freshroot-test:
 	@if [ "$${KK_FRESHROOT:-}" = inside ]; then \
 		echo "freshroot-test: SKIPPED here: this make test already runs inside the fresh root"; \
 	else bash lab/freshroot.sh HEAD; fi
+
+# dist/kk_<version>_<arch>.deb, built with nfpm from make install's files
+# staged with PREFIX=/usr (packaging/build.sh says how).
+package: build
+	VERSION="$(VERSION)" bash packaging/build.sh
 
 # DESTDIR stages a package; PREFIX defaults to /usr/local. /etc/knockknock.d is
 # never removed: it holds the keys.
@@ -112,4 +123,4 @@ uninstall:
 	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" bash systemd/install.sh uninstall $(BIN)
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

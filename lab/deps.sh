@@ -7,8 +7,8 @@
 #   bench demo's, plus the anchors `make bench` measures kk against:
 #         knockd (with its client, knock) and fwknop's server and client
 #   test  demo's, plus the lint and proto tools, grpcurl for the API tests,
-#         and mmdebstrap and systemd-nspawn for the fresh-root and
-#         real-systemd checks
+#         mmdebstrap and systemd-nspawn for the fresh-root and real-systemd
+#         checks, and nfpm and lintian for make package and its check
 #
 # Go tools are installed by exact version, each one a version the Go module
 # proxy serves, and an installed binary of another version is replaced. Safe
@@ -23,7 +23,8 @@ bench_pkgs=(knockd fwknop-client fwknop-server)
 # libprotobuf-dev carries google/protobuf/*.proto, which protobuf-compiler only
 # recommends; systemd-journal-remote writes the journal files the journald
 # follower's tests read.
-test_pkgs=(groff-base man-db protobuf-compiler libprotobuf-dev systemd-journal-remote mmdebstrap systemd-container)
+test_pkgs=(groff-base man-db protobuf-compiler libprotobuf-dev systemd-journal-remote mmdebstrap systemd-container
+	lintian)
 # The committed generated code names protoc 3.21.12 (Debian 12's).
 protoc_version="libprotoc 3.21.12"
 
@@ -37,6 +38,8 @@ go_tools=(
 	# grpcurl 1.9.2 and 1.9.3 dial "-unix /path" as TCP (fullstorydev/grpcurl#496);
 	# 1.9.1 takes the plain path that README documents.
 	"grpcurl github.com/fullstorydev/grpcurl v1.9.1 github.com/fullstorydev/grpcurl/cmd/grpcurl"
+	# make package builds the .deb with it.
+	"nfpm github.com/goreleaser/nfpm/v2 v2.45.2 github.com/goreleaser/nfpm/v2/cmd/nfpm"
 )
 
 die() { printf 'deps: %s\n' "$*" >&2; exit 1; }

@@ -23,14 +23,41 @@
 # sandbox without error; the knock itself travels rsyslog's way (imkmsg on the
 # bound /dev/kmsg -> /var/log/kern.log), as lib/realsystemd_checks.sh explains.
 #
-# Usage: lab/realsystemd.sh [BINDIR]   (as root; BINDIR defaults to ./bin)
+# With --deb FILE it tests the Debian package instead (make package-test):
+# a cached minimal Debian 12 root with systemd, rsyslog and kk's other
+# dependencies (mmdebstrap, in $KK_PKGROOT_CACHE) boots with a writable
+# overlay (--volatile=overlay: the cache is never written), and then
+#   - `apt install ./kk_*.deb`: the user exists, kk-client has cap_net_raw,
+#     the original's command names run, the units are enabled but nothing
+#     runs, and starting a unit before a profile exists is skipped by its
+#     ConditionDirectoryNotEmpty;
+#   - README's post-install commands (the package already did the first
+#     ones) and the same checks as above, with rsyslog running from the
+#     start as the package's Recommends install it;
+#   - with kk running, `apt remove` stops it and removes kk's chains, keeps
+#     /etc/knockknock.d and the keys; `apt purge` removes them, and
+#     /var/lib/knockknock and /var/log/knockknock, and says so.
+#
+# Usage: lab/realsystemd.sh [BINDIR]          (as root; BINDIR defaults to ./bin)
+#        lab/realsystemd.sh --deb DEB         (the package; make package-test)
 # Everything it creates (container, namespaces, veths, temp files) is removed
 # on exit, failure and Ctrl-C; the host's units and firewall are not touched.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-bindir=$(cd "${1:-$top/bin}" && pwd)
+DEB=
+if [ "${1:-}" = --deb ]; then
+	DEB=$(realpath "${2:?usage: realsystemd.sh --deb DEB}")
+	[ -f "$DEB" ] || { echo "realsystemd: no package $DEB: run make package" >&2; exit 1; }
+	bindir=
+else
+	bindir=$(cd "${1:-$top/bin}" && pwd)
+fi
+# The package test's root: a minimal Debian 12 with what kk depends on and
+# recommends, and what the checks run inside (ps, man).
+pkgroot_cache=${KK_PKGROOT_CACHE:-/var/cache/kk/pkgroot}
+pkgroot_include=systemd,systemd-sysv,dbus,rsyslog,logrotate,iptables,iproute2,libcap2-bin,procps,man-db,groff-base
 SERVER_IP=10.203.0.1
 CLIENT_IP=10.203.0.2
 SERVICE_PORT=2222
@@ -69,9 +96,13 @@ preflight() {
 	for c in nsenter ip iptables socat rsyslogd setpriv; do
 		command -v "$c" >/dev/null || die "$c not found: run bash lab/deps.sh test"
 	done
-	for c in kk-monitor kk-firewall kk-client; do
-		[ -x "$bindir/$c" ] || die "$bindir/$c missing: run make build"
-	done
+	if [ -n "$DEB" ]; then
+		command -v mmdebstrap >/dev/null || die "mmdebstrap not found: run bash lab/deps.sh test"
+	else
+		for c in kk-monitor kk-firewall kk-client; do
+			[ -x "$bindir/$c" ] || die "$bindir/$c missing: run make build"
+		done
+	fi
 	[ -d /etc/alternatives ] || die "no /etc/alternatives: iptables is found through it"
 	[ -e /proc/sys/net/netfilter/nf_log_all_netns ] || die "the kernel has no net.netfilter.nf_log_all_netns: LOG in a namespace needs it"
 }
@@ -127,6 +158,10 @@ stage() {
 	sed -i "s/^delay = .*/delay = $DELAY/" "$work/dest/etc/knockknock.d/config"
 	grep -qx "delay = $DELAY" "$work/dest/etc/knockknock.d/config" || die "the shipped config has no delay line to shorten"
 	[ -f "$work/dest/etc/rsyslog.d/30-knockknock.conf" ] || die "make install staged no /etc/rsyslog.d/30-knockknock.conf"
+	write_rsyslog_conf
+}
+
+write_rsyslog_conf() {
 	# Debian's rsyslog.conf as far as the kernel goes, with the kernel read
 	# from /dev/kmsg (imklog's /proc/kmsg is not there in a container), and
 	# /etc/rsyslog.d where make install put kk's rule.
@@ -135,6 +170,55 @@ module(load="imkmsg")
 $IncludeConfig /etc/rsyslog.d/*.conf
 kern.* action(type="omfile" file="/var/log/kern.log" fileCreateMode="0640" fileGroup="adm")
 EOF
+}
+
+# pkg_root prints the package test's cached root, building it first if needed;
+# the cache key names the packages, so a new list builds a new root. A
+# half-built root never lands in the cache: it is built aside and renamed.
+pkg_root() {
+	local dir tmp
+	dir=$pkgroot_cache/bookworm-$(md5sum <<<"$pkgroot_include" | cut -c1-12)
+	if [ -x "$dir/usr/lib/systemd/systemd" ] && [ -f "$dir/.kk-include" ]; then
+		echo "$dir"
+		return
+	fi
+	mkdir -p "$pkgroot_cache"
+	tmp=$(mktemp -d "$pkgroot_cache/.build.XXXXXX")
+	say "building a Debian 12 root with systemd (mmdebstrap --include=$pkgroot_include) in $dir" >&2
+	if ! mmdebstrap --quiet --variant=apt --include="$pkgroot_include" bookworm "$tmp" >&2; then
+		rm -rf "$tmp"
+		die "mmdebstrap failed (is deb.debian.org reachable?)"
+	fi
+	echo "$pkgroot_include" >"$tmp/.kk-include"
+	rm -rf "$dir"
+	mv "$tmp" "$dir"
+	echo "$dir"
+}
+
+# stage_deb prepares the package test: the package's own kk-client for the
+# client side (dpkg-deb -x keeps no file capability, so it gets it here, as
+# postinst does), and rsyslog's configuration as in stage.
+stage_deb() {
+	mkdir -p "$work/pkg"
+	dpkg-deb -x "$DEB" "$work/pkg" || die "dpkg-deb -x $DEB failed"
+	bindir=$work/pkg/usr/bin
+	setcap cap_net_raw+ep "$bindir/kk-client"
+	write_rsyslog_conf
+}
+
+# boot_deb boots the cached root with a writable overlay and the package
+# bound in at /root.
+boot_deb() {
+	local root
+	root=$(pkg_root)
+	systemd-nspawn --quiet --register=no --keep-unit --directory="$root" --volatile=overlay -b \
+		--machine="kk-${work##*.}" --network-namespace-path="/run/netns/$NS_S" \
+		--capability=CAP_NET_ADMIN,CAP_SYSLOG --timezone=off --bind=/dev/kmsg \
+		--bind-ro="$DEB:/root/$(basename "$DEB")" \
+		--bind-ro="$work/rsyslog.conf:/etc/rsyslog.conf" \
+		-- systemd.firstboot=off "${MASK[@]}" </dev/null >"$work/console.log" 2>&1 &
+	NSPAWN_PID=$!
+	wait_booted
 }
 
 boot() {
@@ -152,6 +236,11 @@ boot() {
 		--bind-ro="$work/dest/etc/logrotate.d:/etc/logrotate.d" \
 		-- systemd.firstboot=off "${MASK[@]}" </dev/null >"$work/console.log" 2>&1 &
 	NSPAWN_PID=$!
+	wait_booted
+}
+
+# wait_booted waits for the container's systemd to reach running.
+wait_booted() {
 	wait_until 30 leader || die "no systemd started in the container within 30 s"
 	LEADER=$(leader)
 	wait_until 30 nsenter_ct test -S /run/systemd/private || die "the container's systemd opened no bus within 30 s"
@@ -195,6 +284,33 @@ post_install() {
 $(nsenter_ct journalctl --no-pager -q -n 30 -u knockknock-firewall.service -u kk-firewall.service -u kk-monitor.service)"
 }
 
+# pkg_remove_purge runs after the checks: kk running again, apt remove, then
+# apt purge.
+pkg_remove_purge() {
+	nsenter_ct systemctl start knockknock-firewall.service kk-firewall.socket kk-monitor.service
+	check "apt remove stops kk, removes its chains, keeps /etc/knockknock.d and the keys" chk_pkg_remove
+	check "apt purge removes /etc/knockknock.d, /var/lib/knockknock, /var/log/knockknock and says so" chk_pkg_purge
+}
+
+main_deb() {
+	local t0=$SECONDS
+	setup_net
+	stage_deb
+	boot_deb
+	. "$here/lib/realsystemd_checks.sh"
+	CT_ROOT=/proc/$LEADER/root
+	check "apt install ./$(basename "$DEB") in a Debian 12 root with systemd" chk_pkg_install
+	check "after install: user, capability, units enabled, nothing running" chk_pkg_installed
+	check "no profile: starting the units is skipped by their Condition" chk_pkg_condition
+	# The shorter delay, as an admin edits the conffile.
+	nsenter_ct sed -i "s/^delay = .*/delay = $DELAY/" /etc/knockknock.d/config
+	post_install
+	run_checks deb
+	pkg_remove_purge
+	printf '\nrealsystemd (package): %d passed, %d failed, %d s\n' "$PASSED" "$FAILED" "$((SECONDS - t0))"
+	[ "$FAILED" -eq 0 ]
+}
+
 main() {
 	preflight
 	work=$(mktemp -d /tmp/kk-realsystemd.XXXXXX)
@@ -205,11 +321,16 @@ main() {
 	# fwknopd are on the host for the bench (lab/deps.sh bench) and fail
 	# without their config, which would leave the container degraded.
 	MASK=(systemd.mask=systemd-networkd-wait-online.service systemd.mask=knockd.service systemd.mask=fwknop-server.service)
+	if [ -n "$DEB" ]; then
+		main_deb
+		return
+	fi
 	local t0=$SECONDS
 	setup_net
 	stage
 	boot
 	. "$here/lib/realsystemd_checks.sh"
+	CT_ROOT=$work/dest
 	# A stock Debian: rsyslog present in /usr but not running, no kern.log.
 	nsenter_ct systemctl stop rsyslog.service syslog.socket >/dev/null 2>&1 || true
 	nsenter_ct rm -rf /var/log/kern.log /var/log/knockknock

@@ -89,7 +89,7 @@ knock() {
 	local d=$work/client/$SERVER_IP
 	if [ ! -d "$d" ]; then
 		mkdir -p "$d"
-		cp "$work/dest$PROFILE_DIR_CT"/{cipher.key,mac.key,counter,config} "$d/"
+		cp "$CT_ROOT$PROFILE_DIR_CT"/{cipher.key,mac.key,counter,config} "$d/"
 		chmod 0700 "$d"
 		chmod 0600 "$d"/*
 	fi
@@ -241,13 +241,18 @@ chk_profile_trust() {
 	echo "profile 0750/0640 root:knockknock, /etc counter still 0, /var/lib/knockknock counter $state"
 }
 
+# run_checks runs the checks; with "deb", the package's: rsyslog (which it
+# recommends) runs from the start and postinst created $KKLOG, so the
+# journald checks of a stock Debian without rsyslog are make install's alone.
 run_checks() {
 	check "README's units are active" chk_units_active
 	check "kk-monitor runs as knockknock with CapEff 0" chk_monitor_user
 	check "knockknock-firewall.service loaded the knock port's LOG rule" chk_log_rules
-	check "stock Debian (no rsyslog running, no $KKLOG): log_source = auto follows journald and says why" chk_auto_source journald
-	check "stock Debian: kk-monitor's journalctl follows the journal inside the unit's sandbox" chk_journal_follower
-	check "rsyslog started" start_rsyslog
+	if [ "${1:-}" != deb ]; then
+		check "stock Debian (no rsyslog running, no $KKLOG): log_source = auto follows journald and says why" chk_auto_source journald
+		check "stock Debian: kk-monitor's journalctl follows the journal inside the unit's sandbox" chk_journal_follower
+		check "rsyslog started" start_rsyslog
+	fi
 	check "with rsyslog and kk's rule: log_source = auto follows $KKLOG" chk_auto_source "$KKLOG"
 	check "with rsyslog: a knock read from $KKLOG socket-activates kk-firewall, TCP gets through" chk_knock activates
 	check "after delay the rule is gone" chk_expiry
@@ -259,4 +264,88 @@ run_checks() {
 	check "journal priorities: an error at err, info at info" chk_journal_priority
 	check "systemctl stop removes the KNOCKKNOCK chain" chk_stop
 	check "kk-monitor check: the stopped server FAILs with fixes" chk_kk_check_broken
+}
+
+# The package's checks (realsystemd.sh --deb).
+
+# chk_pkg_install: apt installs the .deb with the dependencies the root has.
+chk_pkg_install() {
+	local deb=/root/${DEB##*/}
+	nsenter_ct env DEBIAN_FRONTEND=noninteractive apt install -y "$deb" >"$work/apt-install.log" 2>&1 ||
+		{ tail -n 15 "$work/apt-install.log"; return 1; }
+	nsenter_ct dpkg-query -W -f='${Status} ${Version}' kk
+}
+
+# chk_pkg_installed: what postinst did, and what it must not have done.
+chk_pkg_installed() {
+	local u st en cap n
+	nsenter_ct id knockknock | grep -q '(adm)' || { echo "no knockknock user in adm: $(nsenter_ct id knockknock 2>&1)"; return 1; }
+	cap=$(nsenter_ct getcap /usr/bin/kk-client)
+	grep -q 'cap_net_raw=ep' <<<"$cap" || { echo "kk-client has no cap_net_raw+ep: '$cap'"; return 1; }
+	for u in "${UNITS[@]}"; do
+		en=$(nsenter_ct systemctl is-enabled "$u" 2>&1) || true
+		st=$(nsenter_ct systemctl is-active "$u" 2>&1) || true
+		[ "$en" = enabled ] || { echo "$u is $en, want enabled"; return 1; }
+		[ "$st" = inactive ] || { echo "$u is $st before any profile exists"; return 1; }
+	done
+	if in_s iptables -S KK_INPUT >/dev/null 2>&1; then echo "kk's rules are loaded before any profile exists"; return 1; fi
+	nsenter_ct test -f "$KKLOG" || { echo "postinst created no $KKLOG with rsyslog installed"; return 1; }
+	# The original's command names are symlinks to the binaries.
+	for n in /usr/bin/knockknock:kk-client /usr/bin/knockknock-proxy:kk-client \
+		/usr/sbin/knockknock-daemon:kk-monitor /usr/sbin/knockknock-genprofile:kk-monitor; do
+		[ "$(nsenter_ct readlink -f "${n%%:*}")" = "/usr/bin/${n#*:}" ] || { echo "${n%%:*} does not lead to /usr/bin/${n#*:}"; return 1; }
+	done
+	echo "knockknock in adm, kk-client $cap, ${UNITS[*]} enabled and inactive, no rules, $KKLOG present, 4 original names"
+}
+
+# chk_pkg_condition: with no profile, starting kk's units succeeds but runs
+# nothing: ConditionDirectoryNotEmpty skips them.
+chk_pkg_condition() {
+	local u st res
+	nsenter_ct systemctl start "${UNITS[@]}" || { echo "systemctl start failed"; return 1; }
+	for u in "${UNITS[@]}"; do
+		st=$(nsenter_ct systemctl is-active "$u" 2>&1) || true
+		res=$(nsenter_ct systemctl show -P ConditionResult "$u")
+		[ "$st" = inactive ] && [ "$res" = no ] || { echo "$u is $st (ConditionResult=$res) with no profile"; return 1; }
+	done
+	if in_s iptables -S KK_INPUT >/dev/null 2>&1; then echo "kk's rules were loaded with no profile"; return 1; fi
+	echo "${UNITS[*]}: inactive, ConditionResult=no, no rules"
+}
+
+# chk_pkg_remove: apt remove with kk running stops it (prerm), removes the
+# chains and binaries, and keeps the config and the profile's keys.
+chk_pkg_remove() {
+	local st u
+	for u in "${UNITS[@]}"; do
+		st=$(nsenter_ct systemctl is-active "$u") || true
+		[ "$st" = active ] || { echo "$u is $st before the remove"; return 1; }
+	done
+	nsenter_ct env DEBIAN_FRONTEND=noninteractive apt remove -y kk >"$work/apt-remove.log" 2>&1 ||
+		{ tail -n 15 "$work/apt-remove.log"; return 1; }
+	for u in "${UNITS[@]}"; do
+		st=$(nsenter_ct systemctl is-active "$u") || true
+		[ "$st" != active ] || { echo "$u still active after apt remove"; return 1; }
+	done
+	if in_s iptables -S KK_INPUT >/dev/null 2>&1; then echo "KK_INPUT still there after apt remove"; return 1; fi
+	if in_s iptables -S KNOCKKNOCK >/dev/null 2>&1; then echo "KNOCKKNOCK still there after apt remove"; return 1; fi
+	nsenter_ct test ! -e /usr/bin/kk-monitor || { echo "/usr/bin/kk-monitor still there"; return 1; }
+	nsenter_ct test -s "$PROFILE_DIR_CT/cipher.key" || { echo "apt remove deleted $PROFILE_DIR_CT/cipher.key"; return 1; }
+	nsenter_ct test -f /etc/knockknock.d/config || { echo "apt remove deleted the conffile /etc/knockknock.d/config"; return 1; }
+	echo "units inactive, kk's chains gone, binaries gone, $PROFILE_DIR_CT/cipher.key and the config kept ($(nsenter_ct dpkg-query -W -f='${Status}' kk))"
+}
+
+# chk_pkg_purge: apt purge removes the keys, the counters and the log, says
+# so, and leaves no trace in dpkg.
+chk_pkg_purge() {
+	local d out
+	nsenter_ct env DEBIAN_FRONTEND=noninteractive apt purge -y kk >"$work/apt-purge.log" 2>&1 ||
+		{ tail -n 15 "$work/apt-purge.log"; return 1; }
+	for d in /etc/knockknock.d /var/lib/knockknock /var/log/knockknock; do
+		nsenter_ct test ! -e "$d" || { echo "$d still there after apt purge"; return 1; }
+		grep -q "purge removed $d" "$work/apt-purge.log" || { echo "apt purge did not say it removed $d: $(tail -n 5 "$work/apt-purge.log")"; return 1; }
+	done
+	out=$(nsenter_ct dpkg-query -W -f='${Status}' kk 2>&1) || true
+	case "$out" in *not-installed* | *"no packages found"*) ;; *) echo "dpkg still knows kk: $out"; return 1 ;; esac
+	nsenter_ct test ! -e /etc/rsyslog.d/30-knockknock.conf || { echo "the rsyslog conffile survived the purge"; return 1; }
+	echo "/etc/knockknock.d, /var/lib/knockknock, /var/log/knockknock and the conffiles gone; $(grep -c 'purge removed' "$work/apt-purge.log") 'purge removed' lines"
 }
