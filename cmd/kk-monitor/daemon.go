@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kk-project/kk/pkg/lowmem"
 	"github.com/kk-project/kk/pkg/monitor"
 	"github.com/kk-project/kk/pkg/sdlog"
 	"github.com/kk-project/kk/pkg/version"
@@ -33,12 +34,15 @@ func runDaemon(f flags) error {
 	}
 	log.Info("kk-monitor started", "version", version.String(), "config", f.config, "log", m.LogSource())
 	warnNetnsLogging(log, nil)
+	// Once the follower runs, drop the pages only start-up needed.
+	time.AfterFunc(time.Second, func() { releaseStartup(log) })
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go func() {
 		for range hup {
 			log.Info("SIGHUP: reloading")
 			m.Reload()
+			releaseStartup(log)
 		}
 	}()
 	start := time.Now()
@@ -69,4 +73,12 @@ func peakRSS() int {
 		}
 	}
 	return 0
+}
+
+// releaseStartup returns to the system the memory that loading needed and
+// watching does not (see pkg/lowmem): about half of the idle RSS.
+func releaseStartup(log *slog.Logger) {
+	if _, err := lowmem.ReleaseStartup(); err != nil {
+		log.Warn("could not release start-up memory; kk-monitor works but stays larger", "err", err)
+	}
 }
