@@ -105,6 +105,9 @@ func resetCounters(t testing.TB, s *setup, ps []*profile.Profile) {
 		dir := filepath.Join(s.state, p.Name)
 		must(t, os.MkdirAll(dir, 0o700))
 		must(t, os.WriteFile(filepath.Join(dir, profile.CounterFile), []byte("0\n"), 0o600))
+		if err := os.Remove(filepath.Join(dir, profile.RecordFile)); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
 	}
 }
 
