@@ -32,20 +32,26 @@ type scan struct {
 // that the LOG target prints after the prefix.
 func (p *Parser) parseFields(body []byte) (Packet, Verdict) {
 	var s scan
-	for len(body) > 0 {
-		tok := token(body)
-		body = body[min(len(tok)+1, len(body)):]
-		if !s.add(tok) {
+	for i := 0; i < len(body); {
+		// One pass finds the token's end and its first '=': a byte loop
+		// beats two bytes.IndexByte calls on tokens this short.
+		j, eq := i, -1
+		for ; j < len(body) && body[j] != ' '; j++ {
+			if body[j] == '=' && eq < 0 {
+				eq = j - i
+			}
+		}
+		if !s.add(body[i:j], eq) {
 			return Packet{}, Malformed
 		}
+		i = j + 1
 	}
 	return s.verdict(p)
 }
 
-// add records one token. It reports false if a field of interest is
-// repeated or does not parse.
-func (s *scan) add(tok []byte) bool {
-	eq := bytes.IndexByte(tok, '=')
+// add records one token, whose first '=' is at eq (-1 if none). It reports
+// false if a field of interest is repeated or does not parse.
+func (s *scan) add(tok []byte, eq int) bool {
 	if eq < 0 {
 		switch string(tok) {
 		case "SYN":
