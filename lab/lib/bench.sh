@@ -267,7 +267,8 @@ bench_spoofed_flood() {
 # stamps t0 just before each client's fork+exec and t1 with the kernel's
 # receive timestamp of the packet on an AF_PACKET socket in the server
 # namespace. "kk-client -h" (exec, Go runtime start, flag parsing, exit)
-# is the part of kk-client's time no knock code runs in.
+# is the part of kk-client's time no knock code runs in, and an empty Go
+# program (startbench -noop) the floor any Go client pays.
 bench_client_start() {
 	local n=${KK_BENCH_KNOCKS:-50} keys rkey hkey
 	need knock knockd
@@ -275,17 +276,27 @@ bench_client_start() {
 	step "bench: client start -> knock on the wire over $n rounds (kk-client, knockd's knock, fwknop), interleaved"
 	(cd "$TOP" && PATH=$PATH:/usr/local/go/bin CGO_ENABLED=0 go build -trimpath -o "$T/bin/startbench" ./lab/tools/startbench) ||
 		die "building lab/tools/startbench failed"
-	mkdir -p "$T/fwknop"
+	mkdir -p "$T/fwknop" "$T/bench"
 	keys=$(HOME=$T/fwknop fwknop --key-gen)
 	rkey=$(sed -n 's/^KEY_BASE64: *//p' <<<"$keys")
 	hkey=$(sed -n 's/^HMAC_KEY_BASE64: *//p' <<<"$keys")
 	install -m 0600 /dev/null "$T/fwknop/rc"
+	# KK_BENCH_CLIENT_BEFORE=BINARY adds another kk-client build to the same
+	# loop (with its own copy of the profile), to compare two commits.
+	local before=()
+	if [ -n "${KK_BENCH_CLIENT_BEFORE:-}" ]; then
+		cp -a "$CLIENT_PROFILE" "$T/client/before"
+		install -m 0755 "$KK_BENCH_CLIENT_BEFORE" "$T/bin/kk-client-before"
+		before=(-c "kk-client,_the_other_build_(KK_BENCH_CLIENT_BEFORE) tcp $KNOCK_PORT $T/bin/kk-client-before -p 31000 -s $SERVER_IP -d $T/client/before")
+	fi
 	# The knocks ask for port 31000, which no other bench step uses.
 	in_ns "$NS_C" env HOME="$T/client/home" "$T/bin/startbench" -netns "/run/netns/$NS_S" -dst "$SERVER_IP" -n "$n" \
 		-c "kk-client $(printf 'tcp %s %s -p 31000 -s %s -d %s' "$KNOCK_PORT" "$BIN/kk-client" "$SERVER_IP" "$CLIENT_PROFILE")" \
 		-c "knock(knockd) tcp 7000 $(command -v knock) $SERVER_IP 7000" \
 		-c "fwknop(fwknop-client) udp 62201 $(command -v fwknop) -A tcp/31000 -a $CLIENT_IP -D $SERVER_IP --use-hmac --key-base64-rijndael $rkey --key-base64-hmac $hkey --no-save-args --rc-file $T/fwknop/rc" \
-		-c "kk-client_-h_(exec,_Go_runtime_start,_exit) exit 0 $BIN/kk-client -h" >"$T/bench/start.out" ||
+		"${before[@]}" \
+		-c "kk-client_-h_(exec,_Go_runtime_start,_exit) exit 0 $BIN/kk-client -h" \
+		-c "empty_Go_program_(exec,_runtime_start,_exit) exit 0 $T/bin/startbench -noop" >"$T/bench/start.out" ||
 		{ cat "$T/bench/start.out"; die "startbench failed"; }
 	cat "$T/bench/start.out"
 	info "p50/p99/max: start (just before fork+exec) -> the SYN/UDP packet's kernel receive timestamp in the server namespace;"

@@ -23,7 +23,11 @@ var ErrReplay = errors.New("knock counter already used (replay)")
 // the state counter, or the profile's own counter file until TakeOver; on a
 // client, the next counter of its reservation (see SendKnock), or the
 // counter file's if it holds none it may trust.
-func (p *Profile) Counter() (uint64, error) {
+func (p *Profile) Counter() (uint64, error) { return p.counter(true) }
+
+// counter is Counter; without reserved, a client's reservation is not
+// read, only its counter file, as Load checks it.
+func (p *Profile) counter(reserved bool) (uint64, error) {
 	if p.seed != "" {
 		if _, err := os.Lstat(p.counterPath()); errors.Is(err, fs.ErrNotExist) {
 			return readCounter(p.seed, p.pol) // not taken over: nothing to lock
@@ -35,8 +39,8 @@ func (p *Profile) Counter() (uint64, error) {
 	}
 	defer unlock()
 	c, _, err := p.readCounter()
-	if err != nil {
-		return 0, err
+	if err != nil || !reserved {
+		return c, err
 	}
 	return p.reservedNext(c)
 }

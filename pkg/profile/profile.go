@@ -166,7 +166,7 @@ func load(p *Profile) (*Profile, error) {
 	if p.Version, err = readVersion(p.Dir, p.pol); err != nil {
 		return nil, err
 	}
-	if _, err := p.Counter(); err != nil {
+	if _, err := p.counter(false); err != nil {
 		return nil, err
 	}
 	return p, nil

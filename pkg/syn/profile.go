@@ -48,21 +48,25 @@ func tildify(p string) string {
 	return p
 }
 
-// LoadProfile loads the client profile in dir, first checking that every
-// file in ProfileFiles is there, so a missing one is reported with a fix.
+// LoadProfile loads the client profile in dir. If the directory or a file
+// in profile.Files is missing, the error is a *ProfileError naming it with
+// the fix. The files are looked for only after a failed load, so a knock
+// does not pay for the look.
 func LoadProfile(dir, host string) (*profile.Profile, error) {
-	if _, err := os.Stat(dir); err != nil {
-		return nil, &ProfileError{Dir: dir, Host: host, Missing: dir, Err: err}
+	p, err := profile.Load(dir)
+	if err == nil {
+		return p, nil
 	}
-	for _, name := range profile.Files {
-		path := filepath.Join(dir, name)
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return nil, &ProfileError{Dir: dir, Host: host, Missing: path, Err: err}
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat(dir); serr != nil {
+			return nil, &ProfileError{Dir: dir, Host: host, Missing: dir, Err: serr}
+		}
+		for _, name := range profile.Files {
+			path := filepath.Join(dir, name)
+			if _, serr := os.Stat(path); errors.Is(serr, fs.ErrNotExist) {
+				return nil, &ProfileError{Dir: dir, Host: host, Missing: path, Err: serr}
+			}
 		}
 	}
-	p, err := profile.Load(dir)
-	if err != nil {
-		return nil, fmt.Errorf("loading profile for %s: %w", host, err)
-	}
-	return p, nil
+	return nil, fmt.Errorf("loading profile for %s: %w", host, err)
 }

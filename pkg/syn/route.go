@@ -1,10 +1,7 @@
 package syn
 
 import (
-	"fmt"
 	"math/rand/v2"
-	"net"
-	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -18,29 +15,6 @@ const (
 	defaultPortLow  = 32768
 	defaultPortHigh = 60999
 )
-
-// SourceFor returns the address, of dst's family, the kernel would send from
-// to reach dst. It
-// connects a UDP socket, which consults the routing table but sends nothing.
-func SourceFor(dst netip.Addr) (netip.Addr, error) {
-	network := "udp4"
-	if !dst.Is4() {
-		network = "udp6"
-	}
-	c, err := net.DialUDP(network, nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("finding the source address for %s: %w", dst, err)
-	}
-	defer c.Close()
-	src := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr()
-	if dst.Is4() {
-		src = src.Unmap()
-	}
-	if src.Is4() != dst.Is4() {
-		return netip.Addr{}, fmt.Errorf("finding the source address for %s: got %s of the other family", dst, src)
-	}
-	return src.WithZone(""), nil
-}
 
 // EphemeralPort returns a random port from the kernel's ephemeral range, so
 // the knock looks like an ordinary outgoing connection attempt.

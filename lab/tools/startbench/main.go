@@ -20,7 +20,9 @@
 // PROTO is tcp (a SYN to PORT), udp or exit. Arguments are split on blanks;
 // an underscore in NAME prints as a blank.
 // It prints one line per client: the count and start->wire and start->exit
-// p50, p99 and max in ms. It is not installed by make install.
+// p50, p99 and max in ms. `startbench -noop` exits at once: run as a client
+// it shows what any static Go binary pays to exec, start its runtime and
+// exit. It is not installed by make install.
 package main
 
 import (
@@ -78,6 +80,9 @@ type packet struct {
 }
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "-noop" {
+		return // the floor: a static Go binary's exec, runtime start and exit
+	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "startbench:", err)
 		os.Exit(1)
