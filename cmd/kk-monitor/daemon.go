@@ -38,6 +38,11 @@ func runDaemon(f flags) error {
 	time.AfterFunc(time.Second, func() { releaseStartup(log) })
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// And again once a burst of knocks is over (see lowmem.ReleaseWhenQuiet).
+	go lowmem.ReleaseWhenQuiet(ctx, quietPeriod, func() uint64 {
+		s := m.Stats()
+		return s.Accepted + s.Refused + s.Failed
+	}, func(err error) { log.Warn("could not release memory; kk-monitor works but stays larger", "err", err) })
 	go func() {
 		for range hup {
 			log.Info("SIGHUP: reloading")
@@ -74,6 +79,10 @@ func peakRSS() int {
 	}
 	return 0
 }
+
+// quietPeriod is how long kk-monitor must see no knock after one before it
+// releases the memory serving it mapped.
+const quietPeriod = 10 * time.Second
 
 // releaseStartup returns to the system the memory that loading needed and
 // watching does not (see pkg/lowmem): about half of the idle RSS.

@@ -217,6 +217,32 @@ func BenchmarkIdleRSS(b *testing.B) {
 	}
 }
 
+// BenchmarkIdleRSSAfterKnocks is BenchmarkIdleRSS for a monitor that has
+// served knocks, which map the gRPC client's code and allocate: it knocks
+// 10 times on one profile, then reports the RSS right after the last
+// opening, and again after 25 s of quiet (the release comes one to two
+// quietPeriods after the last knock).
+func BenchmarkIdleRSSAfterKnocks(b *testing.B) {
+	s := newSetup(b)
+	ps := makeProfiles(b, s, 1)
+	var busy, quiet float64
+	var counter uint32
+	for i := 0; i < b.N; i++ {
+		cmd, logs := s.start()
+		waitUntil(b, "profiles loaded", 30*time.Second, func() bool { return strings.Contains(logs(), "configuration loaded") })
+		for k := range 10 {
+			s.knockUntilOpen(ps[0], &counter, netip.AddrFrom4([4]byte{198, 51, 100, byte(k + 1)}))
+		}
+		busy = readRSS(b, cmd.Process.Pid)
+		time.Sleep(2*quietPeriod + 5*time.Second)
+		quiet = readRSS(b, cmd.Process.Pid)
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	b.ReportMetric(busy, "busy-RSS-MB")
+	b.ReportMetric(quiet, "RSS-MB")
+}
+
 // readRSS returns the VmRSS of process pid, in MiB.
 func readRSS(b *testing.B, pid int) float64 {
 	b.Helper()

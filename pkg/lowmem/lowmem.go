@@ -14,11 +14,13 @@ package lowmem
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"runtime/debug"
 	"strconv"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -94,4 +96,45 @@ func readOnlyMappings(maps []byte, major, minor uint32, ino uint64) []span {
 func hexEquals(b []byte, want uint64) bool {
 	n, err := strconv.ParseUint(string(b), 16, 32)
 	return err == nil && n == want
+}
+
+// ReleaseWhenQuiet calls ReleaseStartup again whenever a burst of activity
+// has ended, until ctx is done. Serving a request maps code that waiting
+// does not need (for kk-monitor, the gRPC client's dial and HTTP/2 paths,
+// about 8 MB), so without this a daemon idle after its first request stays
+// as large as before ReleaseStartup.
+//
+// Every period it reads activity(), a count that grows with the work done;
+// once the count has changed since the last release and then stays the
+// same for a whole period, it releases. A steady stream of work is never
+// interrupted by a release, and an idle daemon costs one call per period.
+// Errors go to onErr.
+func ReleaseWhenQuiet(ctx context.Context, period time.Duration, activity func() uint64, onErr func(error)) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	releaseWhenQuiet(ctx, t.C, activity, func() {
+		if _, err := ReleaseStartup(); err != nil {
+			onErr(err)
+		}
+	})
+}
+
+// releaseWhenQuiet is ReleaseWhenQuiet with its clock and its release
+// passed in, for tests.
+func releaseWhenQuiet(ctx context.Context, tick <-chan time.Time, activity func() uint64, release func()) {
+	released := activity()
+	last := released
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		}
+		now := activity()
+		if now == last && now != released {
+			release()
+			released = now
+		}
+		last = now
+	}
 }

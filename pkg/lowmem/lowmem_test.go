@@ -3,11 +3,13 @@ package lowmem
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -89,4 +91,58 @@ func TestReleaseStartup(t *testing.T) {
 	if s := strconv.Quote(strings.Repeat("ok", 3)); s != `"okokok"` {
 		t.Fatal(s)
 	}
+}
+
+// TestReleaseWhenQuiet drives the quiet detector tick by tick: it releases
+// once per burst of activity, a period after the burst ends, and never
+// while the count keeps moving or when nothing happened.
+func TestReleaseWhenQuiet(t *testing.T) {
+	// The activity count seen at each tick, and whether that tick must
+	// release.
+	steps := []struct {
+		count   uint64
+		release bool
+	}{
+		{0, false}, {0, false}, // idle from the start: nothing to release
+		{3, false}, {5, false}, {9, false}, // a burst
+		{9, true},              // quiet for a period: release
+		{9, false}, {9, false}, // still quiet: released already
+		{10, false}, {10, true}, // a single knock, then quiet
+		{12, false}, {14, false}, // a steady stream is never interrupted
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tick := make(chan time.Time)
+	counts := make(chan uint64) // activity() takes each count from the test
+	released := make(chan struct{}, len(steps)+2)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		releaseWhenQuiet(ctx, tick, func() uint64 { return <-counts }, func() { released <- struct{}{} })
+	}()
+	check := func(i int) {
+		select {
+		case <-released:
+			if !steps[i].release {
+				t.Errorf("step %d (count %d): released", i, steps[i].count)
+			}
+		default:
+			if steps[i].release {
+				t.Errorf("step %d (count %d): not released", i, steps[i].count)
+			}
+		}
+	}
+	counts <- 0 // the count at start
+	for i, s := range steps {
+		// The loop takes a tick only once it has decided on the last one.
+		tick <- time.Time{}
+		if i > 0 {
+			check(i - 1)
+		}
+		counts <- s.count
+	}
+	tick <- time.Time{}
+	check(len(steps) - 1)
+	cancel()
+	counts <- steps[len(steps)-1].count // let the loop see ctx done
+	<-done
 }
