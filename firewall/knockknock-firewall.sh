@@ -37,6 +37,9 @@ PUBLIC_PORTS=
 PREFIX="REJECT "
 RATE=10
 BURST=20
+# The per-source limit's hash table: buckets and most sources tracked.
+HTABLE_SIZE=32768
+HTABLE_MAX=262144
 V4ONLY=
 DRYRUN=
 
@@ -120,6 +123,14 @@ reject_rules() {
 	ipt -A "$1" -j REJECT
 }
 
+# expire_ms prints how long, in ms, the per-source limit keeps an idle
+# source: the time its bucket takes to refill, at least a second.
+expire_ms() {
+	e=$(((BURST + RATE - 1) / RATE * 1000))
+	[ "$e" -ge 1000 ] || e=1000
+	echo "$e"
+}
+
 start_family() {
 	ensure_chain KK_KNOCKLOG
 	ensure_chain KK_REJECTLOG
@@ -127,11 +138,20 @@ start_family() {
 	# Knock ports: one LOG per knock, limited per source address, and no
 	# second LOG line from the general rule. An IPv6 host usually holds a
 	# whole /64, so there the "source" is the /64.
+	#
+	# A flood from spoofed random sources needs a table entry per packet,
+	# and a full table drops a new source's SYN unlogged: a client's first
+	# knock then loses to the flood. So an entry lives only as long as its
+	# bucket takes to refill (BURST/RATE seconds, at least 1; a source idle
+	# that long would have a full bucket again anyway, so the limit is the
+	# same), and the table holds up to 262144 sources: a flood of 130,000
+	# new sources a second, at about 32 MB of kernel memory while it lasts.
 	mask=32
 	[ "$FAMILY" = 4 ] || mask=64
 	log_rule -A KK_KNOCKLOG -p tcp --syn -m hashlimit --hashlimit-mode srcip --hashlimit-srcmask "$mask" \
 		--hashlimit-upto "$RATE/sec" --hashlimit-burst "$BURST" \
-		--hashlimit-name "kk_knock$FAMILY" --hashlimit-htable-expire 10000
+		--hashlimit-name "kk_knock$FAMILY" --hashlimit-htable-expire "$(expire_ms)" \
+		--hashlimit-htable-size "$HTABLE_SIZE" --hashlimit-htable-max "$HTABLE_MAX"
 	reject_rules KK_KNOCKLOG
 	# Everything else: the seed's global limit, so a port scan cannot fill the disk.
 	log_rule -A KK_REJECTLOG -m limit --limit 3/s --limit-burst 8

@@ -143,6 +143,8 @@ main() {
 		bring_up
 		if [ "${KK_BENCH_ONLY:-}" = client ]; then
 			bench_client_start
+		elif [ "${KK_BENCH_ONLY:-}" = flood ]; then
+			bench_spoofed_flood
 		else
 			run_bench && bench_client_start && bench_spoofed_flood
 		fi

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/kk-project/kk/pkg/profile"
 )
@@ -25,6 +26,27 @@ func JoinPorts(ports []uint16) string {
 	return strings.Join(s, ",")
 }
 
+// The per-source limit's hash table, as knockknock-firewall.sh sets it:
+// buckets, and the most sources tracked. A full table drops a new
+// source's SYN unlogged, so a flood of spoofed sources would crowd out a
+// client's first knock; 262144 entries hold 130,000 new sources a second
+// for the default 2 s expiry, at about 32 MB of kernel memory.
+const (
+	hashlimitSize = 32768
+	hashlimitMax  = 262144
+)
+
+// HashlimitExpire is how long the per-source limit keeps an idle source:
+// the time its bucket takes to refill (burst/rate, rounded up to whole
+// seconds, at least one). A source idle that long has a full bucket again
+// anyway, so forgetting it then changes nothing but the table's size.
+func HashlimitExpire(rate, burst int) time.Duration {
+	if rate < 1 {
+		rate = 1
+	}
+	return time.Duration(max((burst+rate-1)/rate, 1)) * time.Second
+}
+
 // WriteFirewallRules writes the iptables commands for the knock ports, the
 // same rules knockknock-firewall.sh puts in KK_KNOCKLOG and KK_INPUT: one LOG
 // line per knock SYN with the sequence numbers kk-monitor needs, limited per
@@ -34,9 +56,10 @@ func WriteFirewallRules(w io.Writer, ports []uint16, prefix string, rate, burst 
 	lines := []string{
 		"iptables -N KK_KNOCKLOG",
 		fmt.Sprintf("iptables -A KK_KNOCKLOG -p tcp --syn -m hashlimit --hashlimit-mode srcip "+
-			"--hashlimit-upto %d/sec --hashlimit-burst %d --hashlimit-name kk_knock4 --hashlimit-htable-expire 10000 "+
+			"--hashlimit-upto %d/sec --hashlimit-burst %d --hashlimit-name kk_knock4 --hashlimit-htable-expire %d "+
+			"--hashlimit-htable-size %d --hashlimit-htable-max %d "+
 			"-j LOG --log-level debug --log-tcp-sequence --log-tcp-options --log-ip-options --log-prefix %s",
-			rate, burst, shellQuote(prefix)),
+			rate, burst, HashlimitExpire(rate, burst).Milliseconds(), hashlimitSize, hashlimitMax, shellQuote(prefix)),
 		"iptables -A KK_KNOCKLOG -p tcp -j REJECT --reject-with tcp-reset",
 		"iptables -A KK_KNOCKLOG -j REJECT",
 	}

@@ -32,7 +32,7 @@ func TestFirewallRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `iptables -N KK_KNOCKLOG
-iptables -A KK_KNOCKLOG -p tcp --syn -m hashlimit --hashlimit-mode srcip --hashlimit-upto 10/sec --hashlimit-burst 20 --hashlimit-name kk_knock4 --hashlimit-htable-expire 10000 -j LOG --log-level debug --log-tcp-sequence --log-tcp-options --log-ip-options --log-prefix 'KNOCK it'\''s '
+iptables -A KK_KNOCKLOG -p tcp --syn -m hashlimit --hashlimit-mode srcip --hashlimit-upto 10/sec --hashlimit-burst 20 --hashlimit-name kk_knock4 --hashlimit-htable-expire 2000 --hashlimit-htable-size 32768 --hashlimit-htable-max 262144 -j LOG --log-level debug --log-tcp-sequence --log-tcp-options --log-ip-options --log-prefix 'KNOCK it'\''s '
 iptables -A KK_KNOCKLOG -p tcp -j REJECT --reject-with tcp-reset
 iptables -A KK_KNOCKLOG -j REJECT
 iptables -A KK_INPUT -p tcp --dport 4444 -j KK_KNOCKLOG
