@@ -191,9 +191,9 @@ func TestWhoMayListAndRevoke(t *testing.T) {
 	sock := filepath.Join(socketDir(t), "fw.sock")
 	h := startHelper(t, l.srv, sock, "--allow-user", "nobody")
 	gid, group := socketGroupOfNobody(t)
-	if !strings.Contains(h.log.String(), "admin_group="+group) {
-		t.Fatalf("the helper does not say it admits group %s:\n%s", group, h.log)
-	}
+	waitFor(t, 5*time.Second, "the helper's log of its version and of group "+group, func() bool {
+		return strings.Contains(h.log.String(), "msg=starting version=") && strings.Contains(h.log.String(), "admin_group="+group)
+	})
 	o := open(t, h.client(t), l.allowed, l.port, 60*time.Second)
 	member := &syscall.Credential{Uid: 4242, Gid: 4242, Groups: []uint32{gid}}
 	outsider := &syscall.Credential{Uid: 4243, Gid: 4243, Groups: []uint32{}}

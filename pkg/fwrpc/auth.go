@@ -95,10 +95,10 @@ func (t transportCreds) Clone() credentials.TransportCredentials { return t }
 
 func (transportCreds) OverrideServerName(string) error { return nil }
 
-// AdminMethods are the methods that members of an Access's AdminGroups may
+// adminMethods are the methods that members of an Access's AdminGroups may
 // call: reading the openings, closing one, and asking whether the helper is
 // up. None of them can open the firewall.
-var AdminMethods = []string{
+var adminMethods = []string{
 	fwpb.Firewall_List_FullMethodName,
 	fwpb.Firewall_Revoke_FullMethodName,
 	healthpb.Health_Check_FullMethodName,
@@ -120,8 +120,8 @@ type Access struct {
 	// UIDs may call every method: kk-monitor's user, which must Open.
 	UIDs []uint32
 	// AdminGroups' members (primary or supplementary group) may call only
-	// AdminMethods: kk-firewall passes its socket's group, the people the
-	// socket's file mode already lets connect.
+	// List, Revoke and the gRPC health check: kk-firewall passes its
+	// socket's group, the people the socket's file mode already lets connect.
 	AdminGroups []Group
 }
 
@@ -166,7 +166,7 @@ func (a *Allowlist) Authorize(ctx context.Context, method string) error {
 	if a.uids[c.UID] {
 		return nil
 	}
-	admin := slices.Contains(AdminMethods, method)
+	admin := slices.Contains(adminMethods, method)
 	g, member := a.memberOf(ai)
 	switch {
 	case admin && member:

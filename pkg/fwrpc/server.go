@@ -33,8 +33,8 @@ func AllowUIDs(uids ...uint32) ServerOption {
 	return func(c *serverConfig) { c.access.UIDs = append(c.access.UIDs, uids...) }
 }
 
-// AllowAdminGroup lets members of g call AdminMethods (list, revoke and the
-// health check), but not Open. kk-firewall passes its socket's group.
+// AllowAdminGroup lets members of g call List, Revoke and the health check,
+// but not Open. kk-firewall passes its socket's group.
 func AllowAdminGroup(g Group) ServerOption {
 	return func(c *serverConfig) { c.access.AdminGroups = append(c.access.AdminGroups, g) }
 }
@@ -55,7 +55,8 @@ func OnActivity(f func()) ServerOption {
 // NewServer returns a gRPC server offering the knockknock.firewall.v1
 // Firewall service backed by m. Every connection's peer is identified with
 // SO_PEERCRED: uid 0 and the AllowUIDs users may call anything, members of
-// an AllowAdminGroup group only AdminMethods, and nobody else anything.
+// an AllowAdminGroup group only List, Revoke and the health check, and
+// nobody else anything.
 // Serve it on a unix socket listener.
 //
 // kk-firewall adds the health and reflection services itself: kk-monitor
