@@ -17,7 +17,7 @@ import (
 	"github.com/kk-project/kk/pkg/version"
 )
 
-// knockTimeout bounds name resolution and the send.
+// knockTimeout bounds a knock at a host name: its resolution and the send.
 const knockTimeout = 30 * time.Second
 
 // knockOptions is the knock's command line.
@@ -75,10 +75,17 @@ func runKnock(prog string, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, knockTimeout)
-	defer cancel()
+	ctx := context.Background()
+	if _, err := netip.ParseAddr(o.host); err != nil {
+		// Only a name lookup can take long enough for Ctrl-C to need a
+		// clean stop and a timeout; for an address, the signal goroutines
+		// and their threads would only delay the knock.
+		var stop, cancel context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		ctx, cancel = context.WithTimeout(ctx, knockTimeout)
+		defer cancel()
+	}
 	sent, err := k.KnockSent(ctx, o.host, profileDir, uint16(o.port))
 	if err != nil {
 		return err
