@@ -17,7 +17,6 @@ import (
 	"time"
 
 	xproxy "golang.org/x/net/proxy"
-	"golang.org/x/sys/unix"
 
 	"github.com/kk-project/kk/internal/nstest"
 	"github.com/kk-project/kk/internal/syncbuf"
@@ -256,12 +255,11 @@ func startCapture(t *testing.T, ns *nstest.NS, port uint16) *capture {
 	t.Helper()
 	var fd int
 	if err := ns.Do(func() (err error) {
-		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+		fd, err = openCaptureSocket()
 		return err
 	}); err != nil {
 		t.Fatalf("opening capture socket: %v", err)
 	}
-	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20)
 	f := os.NewFile(uintptr(fd), "capture")
 	t.Cleanup(func() { f.Close() })
 	c := &capture{}

@@ -62,7 +62,11 @@ knockknock knocks, with the host given with -s or as the last argument, and
 knockknock-proxy runs the proxy.
 
 A knock goes over the address family a TCP connection to the host would
-use first; -4 and -6 choose. A knock with a v2 profile is bound to the
+use first; -4 and -6 choose. macOS and FreeBSD cannot send IPv6 knocks:
+their raw IPv6 sockets have no IPV6_HDRINCL to write the flow label the
+knock travels in. There kk-client knocks the host's IPv4 address, and -6
+or a host with only IPv6 addresses is an error; connect over IPv4 too
+(ssh -4), since the opening is for the address the knock came from. A knock with a v2 profile is bound to the
 source address the server sees, this machine's own toward the server unless
 --nat-address names the public address of a NAT in between.
 `},

@@ -68,8 +68,8 @@ func runProxy(prog string, args []string, stdout, stderr io.Writer) error {
 
 // checkRaw opens the raw sockets knocks need, IPv4 and IPv6, so a missing
 // capability fails now rather than at the first knocked connection. A host
-// without IPv6 (disabled, or before Linux 4.5 without IPV6_HDRINCL) is not
-// refused: the proxy serves and logs that it cannot knock IPv6 destinations.
+// that cannot send IPv6 knocks (IPv6 disabled; before Linux 4.5, or on
+// macOS and FreeBSD, no IPV6_HDRINCL) is not refused: the proxy serves and logs that it cannot knock IPv6 destinations.
 func checkRaw(log *slog.Logger, open4, open6 func() error) error {
 	if err := open4(); err != nil {
 		return err
@@ -115,7 +115,7 @@ func proxyListeners(cfg *proxy.Config, opts proxyOptions) ([]net.Listener, error
 			closeAll(ls)
 			return nil, err
 		}
-		log.Info("the unix socket serves only your own user (SO_PEERCRED), without a password",
+		log.Info("the unix socket serves only your own user, as the kernel names the peer, without a password",
 			"use", "curl --proxy socks5h://localhost"+opts.unixPath+" URL")
 		ls = append(ls, l)
 	}

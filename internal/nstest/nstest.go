@@ -19,8 +19,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // RequireRoot stops t unless the process runs as uid 0.
@@ -122,7 +120,7 @@ func (ns *NS) Do(fn func() error) error {
 			return
 		}
 		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		if err := setns(f); err != nil {
 			errc <- fmt.Errorf("entering network namespace %s: %w", ns.Name, err)
 			return
 		}

@@ -1,5 +1,6 @@
 // Package peercred identifies the process at the other end of a unix socket
-// with SO_PEERCRED. It depends on nothing but the system call, so kk-client's
+// as the kernel saw it: SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS and
+// FreeBSD. It depends on nothing but the system call, so kk-client's
 // proxy uses it without gRPC; kk-firewall's gRPC credentials and allowlist,
 // built on it, live in pkg/fwrpc.
 package peercred
@@ -11,8 +12,6 @@ import (
 	"os/user"
 	"strconv"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // ErrNoCred means a connection carries no peer credentials, for example
@@ -20,7 +19,8 @@ import (
 var ErrNoCred = errors.New("no peer credentials")
 
 // A Cred is the identity of the process that connected, as the kernel saw it
-// when it called connect.
+// when it called connect. PID is 0 where the system does not report it
+// (FreeBSD).
 type Cred struct {
 	PID int32
 	UID uint32
@@ -42,18 +42,18 @@ func Get(conn net.Conn) (Cred, error) {
 	if err != nil {
 		return Cred{}, fmt.Errorf("reading peer credentials: %w", err)
 	}
-	var ucred *unix.Ucred
+	var c Cred
 	var sockErr error
 	err = raw.Control(func(fd uintptr) {
-		ucred, sockErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		c, sockErr = getCred(int(fd))
 	})
 	if err == nil {
 		err = sockErr
 	}
 	if err != nil {
-		return Cred{}, fmt.Errorf("%w: SO_PEERCRED: %v", ErrNoCred, err)
+		return Cred{}, fmt.Errorf("%w: %s: %v", ErrNoCred, credOption, err)
 	}
-	return Cred{PID: ucred.Pid, UID: ucred.Uid, GID: ucred.Gid}, nil
+	return c, nil
 }
 
 // LookupUID resolves a user name or a numeric uid, as given to

@@ -33,8 +33,9 @@ func Listen(port int, log *slog.Logger) ([]net.Listener, error) {
 }
 
 // allowPeer reports whether the client on c may be served: on a unix socket
-// only the proxy's own uid is, as the kernel reports it (SO_PEERCRED); TCP
-// clients are checked by their SOCKS5 credentials instead. It logs refusals.
+// only the proxy's own uid is, as the kernel reports it (SO_PEERCRED on
+// Linux, LOCAL_PEERCRED on macOS and FreeBSD); TCP clients are checked by
+// their SOCKS5 credentials instead. It logs refusals.
 func (s *Server) allowPeer(c net.Conn) bool {
 	if _, unix := c.(*net.UnixConn); !unix {
 		return true

@@ -65,6 +65,13 @@ func (k *Knocker) KnockSent(ctx context.Context, host, profileDir string, port u
 	if err != nil {
 		return Sent{}, err
 	}
+	if !CanKnock6 && k.Network == "" && dst.Is6() {
+		// This system cannot send IPv6 knocks: take the host's IPv4
+		// address if it has one, else OpenRawFor says why not.
+		if dst4, err := Resolve(ctx, k.Resolver, host, "ip4"); err == nil {
+			dst = dst4
+		}
+	}
 	raw, err := OpenRawFor(dst)
 	if err != nil {
 		return Sent{}, err
@@ -92,9 +99,9 @@ func send(raw *RawConn, p *profile.Profile, pkt Packet, port uint16, bound netip
 	var sendErr error
 	_, err := p.SendKnock(port, knock.Binding{KnockPort: pkt.DstPort, Source: bound}, func(f knock.Fields) error {
 		pkt.Fields = f
-		b, err := pkt.Append(make([]byte, 0, Len))
+		b, err := pkt.AppendRaw(make([]byte, 0, Len6), raw.Layout())
 		if err == nil {
-			err = raw.Send(b, pkt.Dst)
+			err = raw.SendRaw(b, pkt.Dst)
 		}
 		sendErr = err
 		return err

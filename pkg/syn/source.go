@@ -17,7 +17,7 @@ func SourceFor(dst netip.Addr) (netip.Addr, error) {
 	if dst.Is4() {
 		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: 9, Addr: dst.As4()}
 	}
-	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := socket(family, unix.SOCK_DGRAM, 0)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("finding the source address for %s: %w", dst, err)
 	}
