@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // writeFileAtomic replaces path with data so that a crash at any moment
@@ -87,14 +85,7 @@ func (osFileOps) writeAt(f *os.File, data []byte, off int64) error {
 	return err
 }
 
-func (osFileOps) datasync(f *os.File) error {
-	for {
-		err := unix.Fdatasync(int(f.Fd()))
-		if err != unix.EINTR {
-			return err
-		}
-	}
-}
+func (osFileOps) datasync(f *os.File) error { return fdatasync(f) }
 
 func keepOwner(tmp *os.File, path string) {
 	if os.Geteuid() != 0 {
