@@ -17,7 +17,7 @@ import (
 var originalDir = filepath.Join("..", "..", "testdata", "original", "etc", "knockknock.d", "profiles", "clement-laptop")
 
 // copyProfile copies src into a fresh temporary directory named name.
-func copyProfile(t *testing.T, src, name string) string {
+func copyProfile(t testing.TB, src, name string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), name)
 	if err := os.Mkdir(dst, 0o700); err != nil {

@@ -208,3 +208,43 @@ func joinSteps(s []string) string {
 	}
 	return b.String()
 }
+
+// BenchmarkServerCounter compares what kk-monitor pays to store an accepted
+// knock's counter durably: Accept's in-place record write (pwrite,
+// fdatasync) against the state counter file's crash-safe replacement
+// (temporary file, fsync, rename, directory fsync) that it used before.
+// Both take the profile lock and read the counter first. The state
+// directory is on the test's temporary directory's file system.
+func BenchmarkServerCounter(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		store func(p *Profile, used uint32) error
+	}{
+		{"record", func(p *Profile, used uint32) error { return p.Accept(used) }},
+		{"file", func(p *Profile, used uint32) error {
+			return p.UpdateCounter(func(uint64) (uint64, error) { return uint64(used) + 1, nil })
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			dir, state := serverProfile(b, "5\n")
+			p, err := LoadServer(dir, state)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := p.TakeOver(); err != nil {
+				b.Fatal(err)
+			}
+			used := uint32(10)
+			if err := bc.store(p, used); err != nil { // creates the record
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				used++
+				if err := bc.store(p, used); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

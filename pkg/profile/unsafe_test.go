@@ -182,7 +182,7 @@ func TestUnsafeFiles(t *testing.T) {
 
 // serverProfile copies the original profile as a server's, with the given
 // counter file, and returns it with an empty state directory.
-func serverProfile(t *testing.T, counter string) (dir, state string) {
+func serverProfile(t testing.TB, counter string) (dir, state string) {
 	t.Helper()
 	dir = copyProfile(t, originalDir, "clement-laptop")
 	if err := os.WriteFile(filepath.Join(dir, CounterFile), []byte(counter), 0o600); err != nil {
