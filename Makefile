@@ -94,7 +94,7 @@ lint:
 unit:
 	go test -count=1 -timeout 20m ./...
 
-test: deps-test build dist cross-vet lint check-protos unit lab-test systemd-test package-test freshroot-test
+test: deps-test build man dist cross-vet lint check-protos unit lab-test systemd-test package-test freshroot-test
 
 bench: deps-bench build
 	go test -run '^$$' -bench . -benchmem ./...
@@ -116,13 +116,13 @@ lab-test:
 
 # The units under a real systemd (systemd-nspawn -b), installed and enabled as
 # README says, and a real knock through them.
-systemd-test: build
+systemd-test: build man
 	bash lab/realsystemd.sh $(BIN)
 
 # The .deb: lintian, then apt install in a booted Debian 12 root with systemd
 # and the same checks as systemd-test, then apt remove and purge.
 package-test: package
-	lintian --fail-on error dist/kk_*.deb
+	lintian --fail-on error,warning dist/kk_*.deb
 	bash lab/realsystemd.sh --deb dist/kk_*.deb
 
 # README's two commands in a minimal Debian 12 root from a clean clone of HEAD
@@ -135,12 +135,12 @@ freshroot-test:
 
 # dist/kk_<version>_<arch>.deb, built with nfpm from make install's files
 # staged with PREFIX=/usr (packaging/build.sh says how).
-package: build
+package: build man
 	VERSION="$(VERSION)" bash packaging/build.sh
 
 # DESTDIR stages a package; PREFIX defaults to /usr/local. /etc/knockknock.d is
 # never removed: it holds the keys.
-install: build
+install: build man
 	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" bash systemd/install.sh install $(BIN)
 
 uninstall:

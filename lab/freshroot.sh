@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # freshroot.sh: README's two commands, run as a newcomer would, in a minimal
 # Debian 12 root that has never seen kk: a clean clone of the commit under
-# test, then `make demo`, then `make test` (without a nested fresh-root run).
+# test, then `make demo`, then `make test` (without a nested fresh-root run),
+# then README's "Install from the package" commands and a smoke check of the
+# installed package (lab/pkgsmoke.sh).
 #
 # The root is built with mmdebstrap --variant=apt plus what a fresh machine of
 # this kind already has (make, git), and cached in $KK_FRESHROOT_CACHE between
@@ -88,8 +90,14 @@ cleanup() {
 }
 
 run_inside() {
-	local root=$1 t0 rc=0
+	local root=$1 t0 rc=0 d pkgroots=()
 	t0=$SECONDS
+	# make test's package check boots a cached Debian root; the host's copy
+	# (built by its own make test) is lent read-only, as the fresh root's
+	# own cache is: a test root, not something kk installs.
+	for d in /var/cache/kk/pkgroot/bookworm-*; do
+		[ -f "$d/.kk-include" ] && pkgroots+=(--bind-ro="$d")
+	done
 	# The inner script is README's two commands, as a newcomer types them.
 	# It runs in the background so that a signal reaches the traps at once
 	# (bash runs them only after a foreground command ends).
@@ -100,7 +108,8 @@ run_inside() {
 		--bind="$work/kk:/root/kk" --chdir=/root/kk \
 		--setenv=CI=true --setenv=KK_FRESHROOT=inside --setenv=HOME=/root \
 		--setenv=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		-- /bin/bash -euc 'make demo </dev/null && make test </dev/null' </dev/null &
+		"${pkgroots[@]}" \
+		-- /bin/bash -euc 'make demo </dev/null && make test </dev/null && bash lab/pkgsmoke.sh </dev/null' </dev/null &
 	NSPAWN_PID=$!
 	wait "$NSPAWN_PID" || rc=$?
 	NSPAWN_PID=

@@ -61,6 +61,8 @@ pkgroot_include=systemd,systemd-sysv,dbus,rsyslog,logrotate,iptables,iproute2,li
 SERVER_IP=10.203.0.1
 CLIENT_IP=10.203.0.2
 SERVICE_PORT=2222
+# The package test's client user: no account, a home in the work directory.
+CLIENT_UID=4343
 DELAY=5
 PASSED=0
 FAILED=0
@@ -117,6 +119,8 @@ cleanup() {
 		wait "$NSPAWN_PID" 2>/dev/null || true
 	fi
 	[ -z "${SERVICE_PID:-}" ] || kill "$SERVICE_PID" 2>/dev/null || true
+	[ -z "${EX_SERVICE_PID:-}" ] || kill "$EX_SERVICE_PID" 2>/dev/null || true
+	[ -z "${NS_C:-}" ] || rm -rf "/etc/netns/$NS_C"
 	[ -z "${NS_S:-}" ] || ip netns del "$NS_S" 2>/dev/null || true
 	[ -z "${NS_C:-}" ] || ip netns del "$NS_C" 2>/dev/null || true
 	[ -z "${OLD_LOG_ALL:-}" ] || echo "$OLD_LOG_ALL" >/proc/sys/net/netfilter/nf_log_all_netns
@@ -301,9 +305,12 @@ main_deb() {
 	CT_ROOT=/proc/$LEADER/root
 	check "apt install ./$(basename "$DEB") in a Debian 12 root with systemd" chk_pkg_install
 	check "after install: user, capability, units enabled, nothing running" chk_pkg_installed
+	check "the binaries and the original's names print the package's version" chk_pkg_names
+	check "man finds the package's pages and the original's names" chk_pkg_man
 	check "no profile: starting the units is skipped by their Condition" chk_pkg_condition
 	# The shorter delay, as an admin edits the conffile.
 	nsenter_ct sed -i "s/^delay = .*/delay = $DELAY/" /etc/knockknock.d/config
+	nsenter_ct grep -qx "delay = $DELAY" /etc/knockknock.d/config || die "the package's config has no delay line to shorten"
 	post_install
 	run_checks deb
 	pkg_remove_purge

@@ -13,7 +13,8 @@
 #   4. checks that every staged file is in the .deb, with its mode.
 # The version is git describe's, made a Debian version (deb_version below).
 # Usage: VERSION=$(git describe --tags --always --dirty) packaging/build.sh
-# (make package sets VERSION; writes dist/ at the top of the tree)
+# (make package sets VERSION and runs make build man first; writes dist/ at
+# the top of the tree)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -116,16 +117,20 @@ EOC
 
 stage_files() {
 	rm -rf "$stage"
-	DESTDIR="$top/$stage" PREFIX=/usr bash systemd/install.sh install bin/pkgbin >bin/pkgroot.log 2>&1 ||
+	DESTDIR="$top/$stage" PREFIX=/usr MANSRC="$top/bin/man" bash systemd/install.sh install bin/pkgbin >bin/pkgroot.log 2>&1 ||
 		die "staging make install failed: $(tail -n 5 bin/pkgroot.log)"
 	# A package enables its units (postinst) and guards them with their
 	# Condition; the preset that keeps make install's units disabled is not
 	# packaged.
 	rm -f "$stage/usr/lib/systemd/system-preset/80-kk.preset"
 	rmdir "$stage/usr/lib/systemd/system-preset"
-	if [ -d "$stage/usr/share/man" ]; then
-		find "$stage/usr/share/man" -type f -exec gzip -9n {} +
-	fi
+	# Debian's man pages are gzipped, and so are the links' names and targets.
+	find "$stage/usr/share/man" -type f -exec gzip -9n {} +
+	local link
+	find "$stage/usr/share/man" -type l | while read -r link; do
+		ln -s "$(readlink "$link").gz" "$link.gz"
+		rm "$link"
+	done
 	install -d "$stage/usr/share/doc/kk" "$stage/usr/share/lintian/overrides"
 	copyright >"$stage/usr/share/doc/kk/copyright"
 	changelog "$1" | gzip -9n >"$stage/usr/share/doc/kk/changelog.gz"

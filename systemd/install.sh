@@ -3,6 +3,8 @@
 # Usage: DESTDIR=... PREFIX=... systemd/install.sh install|uninstall [BINDIR]
 #
 # install puts the binaries in PREFIX/bin, the firewall script in PREFIX/sbin,
+# the man pages (kk-client.1, knockknock.conf.5, kk-monitor.8, kk-firewall.8,
+# from BINDIR/man or MANSRC) in PREFIX/share/man/man{1,5,8},
 # the system units (kk-firewall.socket/.service, kk-monitor.service and
 # knockknock-firewall.service, which loads the rules at boot) in
 # PREFIX/lib/systemd/system, a preset that keeps them disabled until the
@@ -16,7 +18,8 @@
 # binaries by their installed path. The original knockknock's command names
 # are symlinks that the binaries dispatch on (argv[0]): knockknock and
 # knockknock-proxy in PREFIX/bin name kk-client, knockknock-daemon and
-# knockknock-genprofile in PREFIX/sbin name kk-monitor. kk-client gets
+# knockknock-genprofile in PREFIX/sbin name kk-monitor, and their man pages
+# are links to kk-client.1 and kk-monitor.8. kk-client gets
 # cap_net_raw+ep so users can knock without root. uninstall removes exactly those files, the /etc
 # ones only if unchanged, and keeps /etc/knockknock.d, which holds the keys
 # and counters, and /var/log/knockknock.
@@ -36,11 +39,19 @@ binaries=(kk-monitor kk-firewall kk-client)
 system_units=(kk-firewall.socket kk-firewall.service kk-monitor.service knockknock-firewall.service)
 user_units=(kk-client-proxy.service)
 # links: "name target", the original's commands as relative symlinks.
+# The man pages (make man writes them into BINDIR/man) name the same pages.
+mansrc=${MANSRC:-$bindir/man}
+mandir=$prefix/share/man
+manpages=(kk-client.1 knockknock.conf.5 kk-monitor.8 kk-firewall.8)
 links=(
 	"$prefix/bin/knockknock kk-client"
 	"$prefix/bin/knockknock-proxy kk-client"
 	"$prefix/sbin/knockknock-daemon ../bin/kk-monitor"
 	"$prefix/sbin/knockknock-genprofile ../bin/kk-monitor"
+	"$mandir/man1/knockknock.1 kk-client.1"
+	"$mandir/man1/knockknock-proxy.1 kk-client.1"
+	"$mandir/man8/knockknock-daemon.8 kk-monitor.8"
+	"$mandir/man8/knockknock-genprofile.8 kk-monitor.8"
 )
 
 say() { printf '%s: %s\n' "$action" "$*"; }
@@ -54,6 +65,7 @@ files() {
 	for f in "${user_units[@]}"; do
 		[ -f "$here/$f" ] && echo "$here/$f $userunitdir/$f 0644"
 	done
+	for f in "${manpages[@]}"; do echo "$mansrc/$f $mandir/man${f##*.}/$f 0644"; done
 	echo "$here/80-kk.preset $prefix/lib/systemd/system-preset/80-kk.preset 0644"
 	echo "$here/sysusers.d/knockknock.conf $libdir/sysusers.d/knockknock.conf 0644"
 	echo "$here/tmpfiles.d/knockknock.conf $libdir/tmpfiles.d/knockknock.conf 0644"
@@ -83,7 +95,7 @@ create_log() {
 do_install() {
 	local src dst mode
 	while read -r src dst mode; do
-		[ -e "$src" ] || { echo "install: $src missing: run make build" >&2; exit 1; }
+		[ -e "$src" ] || { echo "install: $src missing: run make build man" >&2; exit 1; }
 		install -D -m "$mode" "$src" "$dest$dst"
 		# Units name binaries by their installed path.
 		case "$dst" in *.service) sed -i "s|/usr/local/bin/|$prefix/bin/|g; s|/usr/local/sbin/|$prefix/sbin/|g" "$dest$dst" ;; esac

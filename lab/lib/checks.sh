@@ -266,7 +266,8 @@ chk_install() {
 		usr/lib/systemd/system/kk-monitor.service usr/lib/systemd/system/knockknock-firewall.service \
 		usr/lib/sysusers.d/knockknock.conf \
 		usr/lib/tmpfiles.d/knockknock.conf etc/knockknock.d/config etc/rsyslog.d/30-knockknock.conf \
-		etc/logrotate.d/knockknock; do
+		etc/logrotate.d/knockknock usr/share/man/man1/kk-client.1 usr/share/man/man5/knockknock.conf.5 \
+		usr/share/man/man8/kk-monitor.8 usr/share/man/man8/kk-firewall.8; do
 		[ -f "$d/$f" ] || { echo "install did not create /$f"; return 1; }
 	done
 	grep -q '^ExecStart=/usr/bin/kk-firewall ' "$d/usr/lib/systemd/system/kk-firewall.service" ||
@@ -283,6 +284,11 @@ chk_install() {
 		[ "$(readlink -f "$d/${f%%:*}")" = "$(readlink -f "$d/usr/bin/${f#*:}")" ] ||
 			{ echo "/${f%%:*} is not a symlink to /usr/bin/${f#*:}"; return 1; }
 	done
+	for f in man1/knockknock.1:kk-client.1 man1/knockknock-proxy.1:kk-client.1 \
+		man8/knockknock-daemon.8:kk-monitor.8 man8/knockknock-genprofile.8:kk-monitor.8; do
+		[ "$(readlink "$d/usr/share/man/${f%%:*}")" = "${f#*:}" ] ||
+			{ echo "/usr/share/man/${f%%:*} is not a symlink to ${f#*:}"; return 1; }
+	done
 	n=$(cd "$d" && find . -type f | wc -l)
 	DESTDIR=$d PREFIX=/usr bash "$TOP/systemd/install.sh" uninstall "$BIN" >>"$T/log/install.out" 2>&1 ||
 		{ echo "uninstall failed: $(tail -3 "$T/log/install.out")"; return 1; }
@@ -290,7 +296,7 @@ chk_install() {
 	[ "$left" = "./etc/knockknock.d/config " ] || { echo "uninstall left: $left"; return 1; }
 	left=$(cd "$d" && find . -type l | tr '\n' ' ')
 	[ -z "$left" ] || { echo "uninstall left symlinks: $left"; return 1; }
-	echo "$n files and the original's 4 names installed, cap_net_raw=ep on kk-client, uninstall kept only /etc/knockknock.d/config"
+	echo "$n files, the original's 4 names and their man pages installed, cap_net_raw=ep on kk-client, uninstall kept only /etc/knockknock.d/config"
 }
 
 # chk_reknock: a second knock while the port is open gives a new rule (a new

@@ -5,7 +5,11 @@
 UNITS=(knockknock-firewall.service kk-firewall.socket kk-monitor.service)
 # The file /etc/rsyslog.d/30-knockknock.conf writes, kk-monitor's log_file.
 KKLOG=/var/log/knockknock/kern.log
-PROFILE_DIR_CT=/etc/knockknock.d/profiles/clement-laptop
+# The profile README's commands make (the package test takes the one the
+# EXAMPLES of kk-monitor(8) make).
+PROFILE_NAME=${PROFILE_NAME:-clement-laptop}
+KNOCK_PORT=${KNOCK_PORT:-666}
+PROFILE_DIR_CT=/etc/knockknock.d/profiles/$PROFILE_NAME
 
 in_s() { ip netns exec "$NS_S" "$@"; }
 in_c() { ip netns exec "$NS_C" "$@"; }
@@ -43,8 +47,8 @@ chk_monitor_user() {
 chk_log_rules() {
 	local rules
 	rules=$(in_s iptables -S KK_INPUT 2>&1) || { echo "no KK_INPUT chain: $rules"; return 1; }
-	grep -q -- "--dport 666 -j KK_KNOCKLOG" <<<"$rules" || { echo "no knock-port rule for 666 in: $rules"; return 1; }
-	echo "KK_INPUT sends port 666 to KK_KNOCKLOG"
+	grep -q -- "--dport $KNOCK_PORT -j KK_KNOCKLOG" <<<"$rules" || { echo "no knock-port rule for $KNOCK_PORT in: $rules"; return 1; }
+	echo "KK_INPUT sends port $KNOCK_PORT to KK_KNOCKLOG"
 }
 
 # chk_auto_source WANT: kk-monitor's log says which source auto chose, and why.
@@ -146,9 +150,9 @@ chk_fw_list_revoke() {
 	wait_until 10 rule_present || { echo "no rule 10 s after the knock"; return 1; }
 	out=$(nsenter_ct kk-firewall list --json) || { echo "list --json as root failed: $out"; return 1; }
 	grep -q "\"source_ip\": \"$CLIENT_IP\"" <<<"$out" && grep -q "\"port\": $SERVICE_PORT," <<<"$out" &&
-		grep -q '"profile": "clement-laptop"' <<<"$out" || { echo "list --json as root lacks the opening: $out"; return 1; }
+		grep -q "\"profile\": \"$PROFILE_NAME\"" <<<"$out" || { echo "list --json as root lacks the opening: $out"; return 1; }
 	out=$(nsenter_ct "${member[@]}" kk-firewall list) || { echo "list as a member of knockknock failed: $out"; return 1; }
-	grep -qE "^$CLIENT_IP +ipv4 +tcp +$SERVICE_PORT +clement-laptop " <<<"$out" || { echo "list as a member lacks the opening: $out"; return 1; }
+	grep -qE "^$CLIENT_IP +ipv4 +tcp +$SERVICE_PORT +$PROFILE_NAME " <<<"$out" || { echo "list as a member lacks the opening: $out"; return 1; }
 	out=$(nsenter_ct setpriv --reuid=nobody --regid=nogroup --clear-groups kk-firewall list 2>&1) && rc=0 || rc=$?
 	[ "$rc" = 5 ] && grep -q 'add yourself to group knockknock' <<<"$out" || { echo "list as nobody: exit $rc, $out"; return 1; }
 	out=$(nsenter_ct "${member[@]}" kk-firewall revoke "$CLIENT_IP" "$SERVICE_PORT" 2>&1) || { echo "revoke as a member failed: $out"; return 1; }
@@ -235,7 +239,7 @@ chk_profile_trust() {
 		[ "$m $o" = "$want root:knockknock" ] || { echo "$f is $m $o, want $want root:knockknock"; return 1; }
 	done <<<"$modes"
 	etc=$(nsenter_ct cat "$PROFILE_DIR_CT/counter")
-	state=$(nsenter_ct cat /var/lib/knockknock/clement-laptop/counter 2>&1) || { echo "no state counter: $state"; return 1; }
+	state=$(nsenter_ct cat "/var/lib/knockknock/$PROFILE_NAME/counter" 2>&1) || { echo "no state counter: $state"; return 1; }
 	[ "$etc" = 0 ] || { echo "/etc counter is $etc: kk-monitor wrote it"; return 1; }
 	[ "$state" -ge 2 ] || { echo "state counter is $state after two knocks"; return 1; }
 	echo "profile 0750/0640 root:knockknock, /etc counter still 0, /var/lib/knockknock counter $state"
@@ -298,6 +302,33 @@ chk_pkg_installed() {
 	echo "knockknock in adm, kk-client $cap, ${UNITS[*]} enabled and inactive, no rules, $KKLOG present, 4 original names"
 }
 
+# chk_pkg_names: every binary and the original's names print the package's
+# version (git describe's, which the package version is made from).
+chk_pkg_names() {
+	local n out v want got=
+	want=$(nsenter_ct dpkg-query -W -f='${Version}' kk)
+	for n in kk-monitor kk-firewall kk-client knockknock knockknock-proxy knockknock-daemon knockknock-genprofile; do
+		out=$(nsenter_ct "$n" --version 2>&1) || { echo "$n --version failed: $out"; return 1; }
+		v=$(grep -o ' v[^ ]*' <<<"$out" | head -n 1)
+		v=$(sed -E 's/^ v//; s/-([0-9]+)-g([0-9a-f]+)/+\1.g\2/; s/(\+.*)-dirty$/\1.dirty/; s/-dirty$/+dirty/' <<<"$v")
+		[ "$v" = "$want" ] || { echo "$n --version says '$out', not the package's $want"; return 1; }
+		got+="${got:+, }$n"
+	done
+	echo "$got: version $want"
+}
+
+# chk_pkg_man: man finds every page of the package, and the original's names.
+chk_pkg_man() {
+	local p out n=0
+	for p in kk-monitor kk-firewall kk-client "5 knockknock.conf" knockknock knockknock-proxy knockknock-daemon knockknock-genprofile; do
+		# shellcheck disable=SC2086 # "5 knockknock.conf" is two words
+		out=$(nsenter_ct env MANWIDTH=100 man $p 2>&1) || { echo "man $p failed: $(head -n 3 <<<"$out")"; return 1; }
+		grep -q '^NAME' <<<"$out" && grep -q '^SYNOPSIS' <<<"$out" || { echo "man $p has no NAME and SYNOPSIS: $(head -n 5 <<<"$out")"; return 1; }
+		n=$((n + 1))
+	done
+	echo "$n pages render, each with NAME and SYNOPSIS"
+}
+
 # chk_pkg_condition: with no profile, starting kk's units succeeds but runs
 # nothing: ConditionDirectoryNotEmpty skips them.
 chk_pkg_condition() {
@@ -349,3 +380,4 @@ chk_pkg_purge() {
 	nsenter_ct test ! -e /etc/rsyslog.d/30-knockknock.conf || { echo "the rsyslog conffile survived the purge"; return 1; }
 	echo "/etc/knockknock.d, /var/lib/knockknock, /var/log/knockknock and the conffiles gone; $(grep -c 'purge removed' "$work/apt-purge.log") 'purge removed' lines"
 }
+
