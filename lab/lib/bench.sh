@@ -317,7 +317,7 @@ bench_client_start() {
 	if [ -n "${KK_BENCH_CLIENT_BEFORE:-}" ]; then
 		cp -a "$CLIENT_PROFILE" "$T/client/before"
 		install -m 0755 "$KK_BENCH_CLIENT_BEFORE" "$T/bin/kk-client-before"
-		before=(-c "kk-client,_the_other_build_(KK_BENCH_CLIENT_BEFORE) tcp $KNOCK_PORT $T/bin/kk-client-before -p 31000 -s $SERVER_IP -d $T/client/before")
+		before=(-c "kk-client,_the_other_build tcp $KNOCK_PORT $T/bin/kk-client-before -p 31000 -s $SERVER_IP -d $T/client/before")
 	fi
 	# The knocks ask for port 31000, which no other bench step uses.
 	in_ns "$NS_C" env HOME="$T/client/home" "$T/bin/startbench" -netns "/run/netns/$NS_S" -dst "$SERVER_IP" -n "$n" \
@@ -330,5 +330,18 @@ bench_client_start() {
 		{ cat "$T/bench/start.out"; die "startbench failed"; }
 	cat "$T/bench/start.out"
 	info "p50/p99/max: start (just before fork+exec) -> the SYN/UDP packet's kernel receive timestamp in the server namespace;"
-	info "exit50/exit99: start -> the client has exited. kk-client's split by phase: the Benchmark*Phase lines of go test -bench ./pkg/syn"
+	info "exit50/exit99: start -> the client has exited${KK_BENCH_CLIENT_BEFORE:+; the other build: $KK_BENCH_CLIENT_BEFORE}"
+	bench_client_phases
+}
+
+# bench_client_phases prints where kk-client's time goes after its runtime
+# has started, one phase at a time (pkg/syn's BenchmarkKnockPhase, mean of
+# 300 runs each; the raw socket runs in a namespace of its own).
+bench_client_phases() {
+	local out
+	out=$(cd "$TOP" && PATH=$PATH:/usr/local/go/bin go test -run '^$' -bench 'KnockPhase' -benchtime 300x ./pkg/syn 2>&1) ||
+		{ printf '%s\n' "$out"; die "go test -bench KnockPhase ./pkg/syn failed"; }
+	info "kk-client's phases after the Go runtime has started (mean of 300 runs, in microseconds):"
+	awk '/^BenchmarkKnockPhase\// { sub(/^BenchmarkKnockPhase\//, "", $1); sub(/-[0-9]+$/, "", $1)
+		printf "     %-44s %9.1f\n", $1, $3 / 1000 }' <<<"$out"
 }
