@@ -331,6 +331,7 @@ bench_client_start() {
 	cat "$T/bench/start.out"
 	info "p50/p99/max: start (just before fork+exec) -> the SYN/UDP packet's kernel receive timestamp in the server namespace;"
 	info "exit50/exit99: start -> the client has exited${KK_BENCH_CLIENT_BEFORE:+; the other build: $KK_BENCH_CLIENT_BEFORE}"
+	info "(started by startbench inside the client namespace: no ip netns exec or env in front of the client, as there is in a shell's t0)"
 	bench_client_phases
 }
 
