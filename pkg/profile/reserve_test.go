@@ -398,3 +398,32 @@ func checkWire(t *testing.T, p *Profile, log string, high uint64) int {
 	}
 	return len(seen)
 }
+
+// TestReserveFallbackWithoutBootID checks the fallback where no boot ID can
+// be read (as on other systems): every knock stores counter+1 durably
+// before its send, and no reservation is kept.
+func TestReserveFallbackWithoutBootID(t *testing.T) {
+	p, _ := clientProfile(t)
+	bootIDPath = filepath.Join(t.TempDir(), "no-boot-id")
+	rec := &countingOps{}
+	atomicOps = rec
+	defer func() { atomicOps = osFileOps{} }()
+	for i := range 10 {
+		start := rec.renames
+		used, err := p.SendKnock(22, knock.Binding{}, func(knock.Fields) error {
+			if rec.renames != start+1 {
+				t.Fatalf("knock %d: %d durable writes before the send, want 1", i, rec.renames-start)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := counterFile(t, p); c != uint64(used)+1 {
+			t.Fatalf("knock %d: counter file %d after sending counter %d, want %d", i, c, used, used+1)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(p.Dir, ReserveFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a reservation file was made without a boot ID: %v", err)
+	}
+}
