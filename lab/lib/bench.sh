@@ -251,7 +251,7 @@ hashlimit_entries() { in_ns "$NS_S" cat /proc/net/ipt_hashlimit/kk_knock4 2>/dev
 # knock must), where log lines were lost and what it cost kk-monitor and
 # rsyslogd. KK_BENCH_FLOODERS (default 1) hping3s run at once.
 bench_spoofed_flood() {
-	local n=${KK_BENCH_FLOOD_KNOCKS:-100} nf=${KK_BENCH_FRESH_KNOCKS:-20} mon rs c0 c1 r0 r1 l0 l1 p0 p1 g0 g1 t0 t1 hz i ents
+	local n=${KK_BENCH_FLOOD_KNOCKS:-100} nf=${KK_BENCH_FRESH_KNOCKS:-20} mon rs c0 c1 r0 r1 l0 l1 p0 p1 g0 g1 t0 t1 hz i ents ring
 	step "bench: $n knocks, then $nf from fresh addresses, under hping3 --flood --rand-source at the knock port"
 	mon=$(cat "$T/pid/monitor.pid")
 	rs=$(cat "$T/pid/rsyslog.pid")
@@ -271,6 +271,7 @@ bench_spoofed_flood() {
 	flood_knocks "$n" 40000 2
 	fresh_knocks "$nf" 41000
 	ents=$(hashlimit_entries)
+	ring=$(dmesg 2>/dev/null | wc -l)
 	for i in $(seq "${KK_BENCH_FLOODERS:-1}"); do stop_pid "flood$i"; done
 	t1=$(now)
 	c1=$(cpu_ticks "$mon")
@@ -280,12 +281,13 @@ bench_spoofed_flood() {
 	p1=$(knock_port_packets)
 	g1=$(knock_log_packets)
 	awk -v ok="$FLOOD_OK" -v n="$n" -v fok="$FRESH_OK" -v nf="$nf" -v p=$((p1 - p0)) -v g=$((g1 - g0)) -v l=$((l1 - l0)) \
-		-v c=$((c1 - c0)) -v r=$((r1 - r0)) -v hz="$hz" -v a="$t0" -v b="$t1" -v ents="$ents" 'BEGIN {
+		-v c=$((c1 - c0)) -v r=$((r1 - r0)) -v hz="$hz" -v a="$t0" -v b="$t1" -v ents="$ents" -v ring="$ring" 'BEGIN {
 		d = b - a
 		printf "  flood: %d SYN/s at the knock port (%d packets in %.1f s)\n", p / d, p, d
 		printf "  %d/%d knocks opened (%.1f%%) from the client address (already in the limit table)\n", ok, n, 100 * ok / n
 		printf "  %d/%d knocks opened (%.1f%%) from fresh addresses (a first knock: it must win a hashlimit entry)\n", fok, nf, 100 * fok / nf
 		printf "  LOG rule fired %d times/s; kern.log got %d lines/s (%d lines lost between the LOG rule and kern.log)\n", g / d, l / d, g - l
+		printf "  the kernel log ring held %d lines (dmesg): %.0f ms of this flood; rsyslogd stalled longer than that loses lines\n", ring, 1000 * ring / (g / d)
 		printf "  the per-source limit tracked %d sources at the end (its htable-max is 262144; when full, new sources are dropped unlogged)\n", ents
 		printf "  CPU: kk-monitor %.1f%% of a core, rsyslogd %.1f%%\n", 100 * c / hz / d, 100 * r / hz / d }'
 }
