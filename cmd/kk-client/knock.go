@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kk-project/kk/pkg/sudo"
 	"github.com/kk-project/kk/pkg/syn"
 	"github.com/kk-project/kk/pkg/version"
 )
@@ -71,9 +72,25 @@ func runKnock(prog string, args []string, stdout, stderr io.Writer) error {
 	if h := o.host; len(h) > 2 && h[0] == '[' && h[len(h)-1] == ']' {
 		o.host = h[1 : len(h)-1]
 	}
-	profileDir, err := defaultProfileDir(o.dir, o.host)
+	home := os.UserHomeDir
+	invoker, underSudo := sudo.Invoker()
+	if underSudo {
+		home = invoker.Home
+	}
+	profileDir, err := defaultProfileDir(o.dir, o.host, home)
 	if err != nil {
 		return err
+	}
+	if underSudo && invoker.Owns(profileDir) {
+		// Run with sudo for the raw socket, as the original's README
+		// says: the profile is the user's, so it is read, and its counter
+		// written, as the user, with root given up once the sockets are
+		// open.
+		k.Sockets = syn.OpenSockets()
+		defer k.Sockets.Close()
+		if err := invoker.Become(); err != nil {
+			return err
+		}
 	}
 	ctx := context.Background()
 	if _, err := netip.ParseAddr(o.host); err != nil {
@@ -124,16 +141,17 @@ func parseKnockFlags(fs *flag.FlagSet, o *knockOptions, args []string) error {
 	return nil
 }
 
-// defaultProfileDir returns dir, or ~/.knockknock/<host> when dir is empty.
-func defaultProfileDir(dir, host string) (string, error) {
+// defaultProfileDir returns dir, or ~/.knockknock/<host> when dir is empty,
+// ~ being what home returns.
+func defaultProfileDir(dir, host string, home func() (string, error)) (string, error) {
 	if dir != "" {
 		return dir, nil
 	}
-	home, err := os.UserHomeDir()
+	homeDir, err := home()
 	if err != nil {
 		return "", fmt.Errorf("finding the default profile ~/.knockknock/%s: %w; set HOME or give the profile with -d", host, err)
 	}
-	return filepath.Join(home, ".knockknock", host), nil
+	return filepath.Join(homeDir, ".knockknock", host), nil
 }
 
 func isSet(fs *flag.FlagSet, name string) bool {

@@ -56,6 +56,13 @@ kk-client as root, or grant it once with
 sudo setcap cap_net_raw+ep "$(command -v kk-client)". On macOS and FreeBSD it
 takes root: run it with sudo, as the original's README did.
 
+Run with sudo, kk-client looks for the profile in the home of the user who
+ran sudo (HOME if that user owns it, as macOS's sudo keeps it, else the
+user database's), and when that user owns the profile directory it opens
+the raw sockets as root and then gives root up for that user before it
+reads the profile: the profile stays the user's, mode 0600, and its counter
+is written as the user.
+
 The binary also answers to the original knockknock's command names, read
 from the name it is invoked as (installed as symbolic links to kk-client):
 knockknock knocks, with the host given with -s or as the last argument, and
@@ -96,6 +103,7 @@ Invoked as knockknock-proxy, the binary is this command.`},
 			}},
 			{Title: "ENVIRONMENT", Entries: []manual.Entry{
 				{Term: "HOME", Text: "The default profiles directory is $HOME/.knockknock."},
+				{Term: "SUDO_UID, SUDO_GID", Text: "Set by sudo: when kk-client runs as root with them, the profile is looked for in that user's home and, if it is that user's, used as that user (see DESCRIPTION)."},
 			}},
 			{Title: "FILES", Entries: []manual.Entry{
 				{Term: "~/.knockknock/<host>/", Text: "The profile for the server <host>, as copied from the server's /etc/knockknock.d/profiles/<profileName>/ (another directory with -d)."},

@@ -32,6 +32,17 @@ type Knocker struct {
 	// instead of this machine's own source address toward the server: the
 	// public address of a NAT the knock passes (kk-client --nat-address).
 	NATAddress netip.Addr
+	// Sockets, if set, are the raw sockets to send on, opened before the
+	// process gave up root; nil means a socket is opened for each knock.
+	Sockets *Sockets
+}
+
+// rawFor returns the raw socket to send to dst on.
+func (k *Knocker) rawFor(dst netip.Addr) (*RawConn, error) {
+	if k.Sockets != nil {
+		return k.Sockets.For(dst)
+	}
+	return OpenRawFor(dst)
 }
 
 // Knock asks the server host, through the profile in profileDir, to open
@@ -72,11 +83,13 @@ func (k *Knocker) KnockSent(ctx context.Context, host, profileDir string, port u
 			dst = dst4
 		}
 	}
-	raw, err := OpenRawFor(dst)
+	raw, err := k.rawFor(dst)
 	if err != nil {
 		return Sent{}, err
 	}
-	defer raw.Close()
+	if k.Sockets == nil {
+		defer raw.Close()
+	}
 	src, err := SourceFor(dst)
 	if err != nil {
 		return Sent{}, err
