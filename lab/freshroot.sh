@@ -10,7 +10,8 @@
 # runs; it holds nothing that lab/deps.sh installs, and it is never written:
 # systemd-nspawn --volatile=overlay keeps every change in a tmpfs that is gone
 # when the container stops. Bound in is only what a fresh machine here has:
-# the Go toolchain at /usr/local/go and the CA bundle in /etc/ssl/certs.
+# the Go toolchain at /usr/local/go and the CA bundle in /etc/ssl/certs (a
+# copy of the host's).
 #
 # The lab inside needs --capability=all (iptables, namespaces), /dev/kmsg
 # (rsyslogd's kernel input), --timezone=off and a writable /proc/sys
@@ -92,6 +93,10 @@ cleanup() {
 run_inside() {
 	local root=$1 t0 rc=0 d pkgroots=()
 	t0=$SECONDS
+	# The CA bundle as a copy the root may write: installing ca-certificates
+	# there (lintian pulls it in) rewrites /etc/ssl/certs, and the host's
+	# must not change.
+	cp -rL /etc/ssl/certs "$work/certs"
 	# make test's package check boots a cached Debian root; the host's copy
 	# (built by its own make test) is lent read-only, as the fresh root's
 	# own cache is: a test root, not something kk installs.
@@ -104,7 +109,7 @@ run_inside() {
 	SYSTEMD_NSPAWN_API_VFS_WRITABLE=1 timeout -k 30 "$limit" \
 		systemd-nspawn --quiet --register=no --keep-unit --directory="$root" \
 		--volatile=overlay --capability=all --bind=/dev/kmsg --timezone=off \
-		--bind-ro=/usr/local/go --bind-ro=/etc/ssl/certs \
+		--bind-ro=/usr/local/go --bind="$work/certs:/etc/ssl/certs" \
 		--bind="$work/kk:/root/kk" --chdir=/root/kk \
 		--setenv=CI=true --setenv=KK_FRESHROOT=inside --setenv=HOME=/root \
 		--setenv=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
