@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/kk-project/kk/pkg/config"
 	"github.com/kk-project/kk/pkg/profile"
@@ -133,10 +134,17 @@ func StatusReport(opts StatusOptions) *Report {
 		}
 		return r
 	}
+	id := stateOwner(cfg.StateDir)
 	for _, e := range entries {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") { // as profile.LoadAll
-			r.Profiles = append(r.Profiles, profileStatus(filepath.Join(opts.ProfilesDir, e.Name()), cfg.StateDir))
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") { // as profile.LoadAll
+			continue
 		}
+		dir := filepath.Join(opts.ProfilesDir, e.Name())
+		var s ProfileStatus
+		if err := id.do(func() error { s = profileStatus(dir, cfg.StateDir); return nil }); err != nil {
+			s = ProfileStatus{Name: e.Name(), Dir: dir, Error: err.Error()}
+		}
+		r.Profiles = append(r.Profiles, s)
 	}
 	if len(r.Profiles) == 0 {
 		r.ProfilesError, r.ProfilesFix = "no profile, so no knock is accepted", genprofileFix
@@ -146,6 +154,36 @@ func StatusReport(opts StatusOptions) *Report {
 }
 
 const genprofileFix = "kk-monitor genprofile <knockPort> <profileName>"
+
+// stateOwner is the user who owns the state directory when status runs as
+// root: kk-monitor's user, whose StateDirectory= it is. Status then reads the
+// profiles as that user, as kk-monitor does: its state counters are that
+// user's files, which the profile checks accept only from root or the reader
+// itself, so root would call every profile kk-monitor has counted in broken.
+// Nil (read as this process) when not root, or when the directory is
+// missing, not a directory, root's, or its owner has no account.
+func stateOwner(stateDir string) *identity {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	fi, err := os.Lstat(stateDir)
+	if err != nil || !fi.IsDir() {
+		return nil
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid == 0 {
+		return nil
+	}
+	u, err := user.LookupId(strconv.FormatUint(uint64(st.Uid), 10))
+	if err != nil {
+		return nil
+	}
+	id, err := lookupIdentity(u.Username, nil)
+	if err != nil {
+		return nil
+	}
+	return id
+}
 
 // profileStatus loads the profile in dir as kk-monitor does.
 func profileStatus(dir, stateDir string) ProfileStatus {

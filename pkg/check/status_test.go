@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/kk-project/kk/internal/nstest"
 	"github.com/kk-project/kk/pkg/profile"
 )
 
@@ -177,5 +179,67 @@ func TestCheckConfigUnknownKey(t *testing.T) {
 	}
 	if res := newRun(withDefaults(Options{ConfigPath: path})).checkConfig(); res.Status != OK {
 		t.Errorf("checkConfig of a good file = %s", res)
+	}
+}
+
+// TestStatusAsRootReadsAsStateOwner: root runs status on a server where
+// kk-monitor (here nobody, owner of the state directory) has taken a
+// profile's counter over. Status must read as nobody, as kk-monitor does,
+// and report the state counter; read as root, the counter file is nobody's
+// and the profile would look broken.
+func TestStatusAsRootReadsAsStateOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		nstest.Unavailable(t, "needs root to give the state directory to nobody and read as it")
+	}
+	const uid, gid = 65534, 65534
+	nobody := &identity{name: "nobody", uid: uid, gid: gid, gids: []uint32{gid}}
+	if u, err := user.LookupId("65534"); err != nil || u.Username != "nobody" {
+		nstest.Unavailable(t, "needs user nobody with uid 65534")
+	}
+	root := t.TempDir()
+	// nobody must reach it: TempDir and its parent are 0700.
+	for _, d := range []string{filepath.Dir(root), root} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	profiles, state := filepath.Join(root, "profiles"), filepath.Join(root, "state")
+	// As genprofile --group and the tmpfiles.d file leave them: root's,
+	// readable by kk-monitor's group.
+	if _, err := profile.GenerateVersion(profiles, "laptop", 702, gid, nil, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(profiles, 0, gid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(profiles, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(state, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	// kk-monitor, as nobody, takes the counter over and accepts knock 4.
+	err := nobody.do(func() error {
+		p, err := profile.LoadServer(filepath.Join(profiles, "laptop"), state)
+		if err != nil {
+			return err
+		}
+		if _, err := p.TakeOver(); err != nil {
+			return err
+		}
+		return p.Accept(4)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, text := statusOf(t, profiles, state, filepath.Join(t.TempDir(), "absent"))
+	if r.Broken() {
+		t.Fatalf("broken:\n%s", text)
+	}
+	if got := r.Profiles[0]; got.CounterSource != CounterState || got.Counter == nil || *got.Counter != 5 {
+		t.Errorf("laptop = %+v, want counter 5 from the state:\n%s", got, text)
 	}
 }
