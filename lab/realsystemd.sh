@@ -31,9 +31,16 @@
 #     the original's command names run, the units are enabled but nothing
 #     runs, and starting a unit before a profile exists is skipped by its
 #     ConditionDirectoryNotEmpty;
-#   - README's post-install commands (the package already did the first
-#     ones) and the same checks as above, with rsyslog running from the
-#     start as the package's Recommends install it;
+#   - issue 13's "done": the EXAMPLES of the installed `man kk-monitor`,
+#     run part by part where their "# on" lines say (the server's as root in
+#     the container; the client's as an unprivileged user in the client's
+#     namespace, with the package's kk-client, the server's name in
+#     /etc/netns/NS/hosts and scp standing for a copy of the profile): a
+#     profile is made, kk started and checked, the client knocks, and
+#     `kk-firewall list` shows the opening, and a real TCP connection to the
+#     port it knocked for gets through;
+#   - the same checks as above on that profile, with rsyslog running from
+#     the start as the package's Recommends install it;
 #   - with kk running, `apt remove` stops it and removes kk's chains, keeps
 #     /etc/knockknock.d and the keys; `apt purge` removes them, and
 #     /var/lib/knockknock and /var/log/knockknock, and says so.
@@ -308,10 +315,15 @@ main_deb() {
 	check "the binaries and the original's names print the package's version" chk_pkg_names
 	check "man finds the package's pages and the original's names" chk_pkg_man
 	check "no profile: starting the units is skipped by their Condition" chk_pkg_condition
-	# The shorter delay, as an admin edits the conffile.
+	# Issue 13's "done": a newcomer follows man kk-monitor from the package
+	# to a knock's opening.
+	follow_examples
+	# Then the checks above, with a shorter delay, as an admin edits the
+	# conffile, and the client's knocks from the EXAMPLES' profile copy.
 	nsenter_ct sed -i "s/^delay = .*/delay = $DELAY/" /etc/knockknock.d/config
 	nsenter_ct grep -qx "delay = $DELAY" /etc/knockknock.d/config || die "the package's config has no delay line to shorten"
-	post_install
+	nsenter_ct systemctl reload kk-monitor.service
+	knock() { as_client kk-client -p "$SERVICE_PORT" -s "$EX_HOST"; }
 	run_checks deb
 	pkg_remove_purge
 	printf '\nrealsystemd (package): %d passed, %d failed, %d s\n' "$PASSED" "$FAILED" "$((SECONDS - t0))"

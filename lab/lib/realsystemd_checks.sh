@@ -258,7 +258,12 @@ run_checks() {
 		check "rsyslog started" start_rsyslog
 	fi
 	check "with rsyslog and kk's rule: log_source = auto follows $KKLOG" chk_auto_source "$KKLOG"
-	check "with rsyslog: a knock read from $KKLOG socket-activates kk-firewall, TCP gets through" chk_knock activates
+	if [ "${1:-}" = deb ]; then
+		# The EXAMPLES' knock already socket-activated kk-firewall.
+		check "with rsyslog: a knock read from $KKLOG opens the port, TCP gets through" chk_knock
+	else
+		check "with rsyslog: a knock read from $KKLOG socket-activates kk-firewall, TCP gets through" chk_knock activates
+	fi
 	check "after delay the rule is gone" chk_expiry
 	check "systemctl reload kk-monitor keeps it active" chk_reload
 	check "kk-firewall list shows a knock's opening to root and group knockknock; revoke closes it" chk_fw_list_revoke
@@ -381,3 +386,112 @@ chk_pkg_purge() {
 	echo "/etc/knockknock.d, /var/lib/knockknock, /var/log/knockknock and the conffiles gone; $(grep -c 'purge removed' "$work/apt-purge.log") 'purge removed' lines"
 }
 
+# The EXAMPLES of kk-monitor(8), followed as a newcomer would.
+
+# examples prints the EXAMPLES block of the installed kk-monitor(8), as man
+# renders it: from its first "# on" line to the next blank line, unindented.
+examples() {
+	nsenter_ct env MANWIDTH=250 man kk-monitor 2>/dev/null | awk '
+		/^EXAMPLES/ { ex = 1; next }
+		ex && /^[A-Z]/ { exit }
+		ex && /^[[:space:]]+# on / { on = 1 }
+		on && /^[[:space:]]*$/ { exit }
+		on { sub(/^[[:space:]]+/, ""); print }'
+}
+
+# as_client runs a command as the client's user (CLIENT_UID, home
+# $work/home) in the client's namespace, with the package's kk-client first
+# on PATH; /etc/netns/$NS_C/hosts names the server as the EXAMPLES do.
+as_client() {
+	in_c setpriv --reuid="$CLIENT_UID" --regid="$CLIENT_UID" --clear-groups \
+		env -i HOME="$work/home" PATH="$bindir:/usr/bin:/bin" SCP_ROOT="$work/scp" LANG=C.UTF-8 "$@"
+}
+
+# chk_example_step WHERE STEPS runs one part of the EXAMPLES where its "# on"
+# line says: as root in the container, or as the client's user. The client's
+# scp from root@server is a copy of the server's profiles, staged readable for
+# that user as scp as root would read them. Output: $work/example.out.
+chk_example_step() {
+	local where=$1 steps=$2 rc
+	case "$where" in
+	"# on the server, as root"*)
+		nsenter_ct bash -euxc "$steps" >"$work/example.out" 2>&1 && rc=0 || rc=$?
+		;;
+	"# on the client"*)
+		rm -rf "$work/scp"
+		mkdir -p "$work/scp/etc/knockknock.d"
+		cp -r "$CT_ROOT/etc/knockknock.d/profiles" "$work/scp/etc/knockknock.d/"
+		chmod -R a+rX "$work/scp"
+		as_client bash -euxc "scp() { cp \$SCP_ROOT\${1#*:} \"\$2\"; }
+$steps" >"$work/example.out" 2>&1 && rc=0 || rc=$?
+		;;
+	*) echo "no rule for where to run '$where'"; return 1 ;;
+	esac
+	[ "$rc" -eq 0 ] || { echo "exit $rc:"; tail -n 12 "$work/example.out"; return 1; }
+	grep -v '^+' "$work/example.out" | tail -n 2
+}
+
+# follow_examples runs the EXAMPLES of the installed kk-monitor(8) one part
+# at a time, then checks what they promise: kk-firewall list shows the
+# knock's opening, and a real connection to the port the client knocked for
+# gets through. It sets PROFILE_NAME, KNOCK_PORT, EX_HOST and EX_PORT from
+# the steps.
+follow_examples() {
+	local steps where= part= line client
+	steps=$(examples)
+	[ -n "$steps" ] || { fail "the installed man kk-monitor has no EXAMPLES block with '# on' lines"; return; }
+	say "EXAMPLES of the installed kk-monitor(8):"
+	printf '%s\n' "$steps" | sed 's/^/   $ /'
+	read -r KNOCK_PORT PROFILE_NAME < <(sed -nE 's/^kk-monitor genprofile ([0-9]+) ([^ ]+)$/\1 \2/p' <<<"$steps") || true
+	client=$(grep -m1 '^kk-client ' <<<"$steps") || true
+	EX_HOST=$(sed -nE 's/.* -s ([^ ]+).*/\1/p' <<<"$client")
+	EX_PORT=$(sed -nE 's/.* -p ([0-9]+).*/\1/p' <<<"$client")
+	[ -n "$PROFILE_NAME" ] && [ -n "$EX_HOST" ] && [ -n "$EX_PORT" ] ||
+		{ fail "EXAMPLES: no 'kk-monitor genprofile PORT NAME' or 'kk-client -p PORT -s HOST' line"; return; }
+	PROFILE_DIR_CT=/etc/knockknock.d/profiles/$PROFILE_NAME
+	mkdir -p "/etc/netns/$NS_C"
+	echo "$SERVER_IP $EX_HOST" >"/etc/netns/$NS_C/hosts"
+	mkdir -m 0700 "$work/home"
+	chown "$CLIENT_UID:$CLIENT_UID" "$work/home"
+	# Not through in_s: $! must be socat's own pid, for cleanup to kill it.
+	ip netns exec "$NS_S" socat "TCP-LISTEN:$EX_PORT,fork,reuseaddr" SYSTEM:'echo kk-service-reached' &
+	EX_SERVICE_PID=$!
+	while IFS= read -r line; do
+		case "$line" in
+		"# on "*)
+			run_part "$where" "$part"
+			where=$line part=
+			;;
+		*) part+=$line$'\n' ;;
+		esac
+	done <<<"$steps"
+	run_part "$where" "$part"
+	check "EXAMPLES: kk-firewall list shows the knock's opening for $CLIENT_IP port $EX_PORT" chk_example_list
+	check "EXAMPLES: a TCP connection to $EX_HOST port $EX_PORT gets through" connect_to "$EX_PORT"
+}
+
+# run_part runs one part of the EXAMPLES, as one check line; the part a
+# package already did (its "# on" line says after make install) is skipped,
+# and chk_pkg_installed proved what it does.
+run_part() {
+	local where=$1 part=$2
+	[ -n "$part" ] || return 0
+	case "$where" in
+	*"after make install"*) say "EXAMPLES: skipped (the package did it): ${part//$'\n'/; }"; return 0 ;;
+	esac
+	check "EXAMPLES ${where#\# } ${part//$'\n'/; }" chk_example_step "$where" "$part"
+}
+
+chk_example_list() {
+	local out
+	out=$(cat "$work/example.out")
+	grep -Eq "^$CLIENT_IP +ipv4 +tcp +$EX_PORT +$PROFILE_NAME " <<<"$out" || { echo "no opening for $CLIENT_IP port $EX_PORT in: $out"; return 1; }
+	[ "$(nsenter_ct systemctl is-active kk-firewall.service)" = active ] || { echo "kk-firewall.service is not active"; return 1; }
+	grep -E "^$CLIENT_IP " <<<"$out"
+}
+
+connect_to() {
+	in_c socat -T 3 - "TCP:$SERVER_IP:$1,connect-timeout=3" </dev/null 2>/dev/null | grep -q kk-service-reached ||
+		{ echo "no answer from $SERVER_IP:$1"; return 1; }
+	echo "the service on $SERVER_IP:$1 answered"
+}
