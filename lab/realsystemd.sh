@@ -41,6 +41,8 @@
 #     port it knocked for gets through;
 #   - the same checks as above on that profile, with rsyslog running from
 #     the start as the package's Recommends install it;
+#   - with kk running, installing the package again restarts kk on the new
+#     files and keeps its rules, capability and keys;
 #   - with kk running, `apt remove` stops it and removes kk's chains, keeps
 #     /etc/knockknock.d and the keys; `apt purge` removes them, and
 #     /var/lib/knockknock and /var/log/knockknock, and says so.
@@ -295,10 +297,11 @@ post_install() {
 $(nsenter_ct journalctl --no-pager -q -n 30 -u knockknock-firewall.service -u kk-firewall.service -u kk-monitor.service)"
 }
 
-# pkg_remove_purge runs after the checks: kk running again, apt remove, then
-# apt purge.
+# pkg_remove_purge runs after the checks: kk running again, the package
+# installed over it as an upgrade is, apt remove, then apt purge.
 pkg_remove_purge() {
 	nsenter_ct systemctl start knockknock-firewall.service kk-firewall.socket kk-monitor.service
+	check "apt install --reinstall over a running kk restarts it, keeps rules, capability and keys" chk_pkg_upgrade
 	check "apt remove stops kk, removes its chains, keeps /etc/knockknock.d and the keys" chk_pkg_remove
 	check "apt purge removes /etc/knockknock.d, /var/lib/knockknock, /var/log/knockknock and says so" chk_pkg_purge
 }

@@ -348,6 +348,27 @@ chk_pkg_condition() {
 	echo "${UNITS[*]}: inactive, ConditionResult=no, no rules"
 }
 
+# chk_pkg_upgrade: installing the package again over a running kk (dpkg
+# runs postinst as for an upgrade) restarts kk-monitor on the new files,
+# reloads the rules in place, gives the new kk-client its capability and
+# keeps the keys.
+chk_pkg_upgrade() {
+	local pid0 pid1 u st
+	pid0=$(nsenter_ct systemctl show -P MainPID kk-monitor.service)
+	nsenter_ct env DEBIAN_FRONTEND=noninteractive apt install -y --reinstall "/root/${DEB##*/}" >"$work/apt-reinstall.log" 2>&1 ||
+		{ tail -n 15 "$work/apt-reinstall.log"; return 1; }
+	pid1=$(nsenter_ct systemctl show -P MainPID kk-monitor.service)
+	[ "$pid1" -gt 0 ] && [ "$pid1" != "$pid0" ] || { echo "kk-monitor's pid $pid0 -> $pid1: not restarted"; return 1; }
+	for u in "${UNITS[@]}"; do
+		st=$(nsenter_ct systemctl is-active "$u") || true
+		[ "$st" = active ] || { echo "$u is $st after the upgrade"; return 1; }
+	done
+	in_s iptables -S KK_INPUT 2>/dev/null | grep -q -- "--dport $KNOCK_PORT -j KK_KNOCKLOG" || { echo "the knock port's LOG rule is gone after the upgrade"; return 1; }
+	nsenter_ct getcap /usr/bin/kk-client | grep -q 'cap_net_raw=ep' || { echo "the new kk-client has no cap_net_raw+ep"; return 1; }
+	nsenter_ct test -s "$PROFILE_DIR_CT/cipher.key" || { echo "the upgrade lost $PROFILE_DIR_CT/cipher.key"; return 1; }
+	echo "kk-monitor restarted (pid $pid0 -> $pid1), units active, knock port rule in place, cap_net_raw=ep, keys kept"
+}
+
 # chk_pkg_remove: apt remove with kk running stops it (prerm), removes the
 # chains and binaries, and keeps the config and the profile's keys.
 chk_pkg_remove() {
