@@ -259,7 +259,9 @@ EOF
 # and uninstall removes them all but the config.
 chk_install() {
 	local d=$T/destdir f left n
-	DESTDIR=$d PREFIX=/usr bash "$TOP/systemd/install.sh" install "$BIN" >"$T/log/install.out" 2>&1 ||
+	# The lab copied the binaries into $T/bin; the man pages stay where
+	# make man wrote them.
+	DESTDIR=$d PREFIX=/usr MANSRC="${KK_LAB_BIN:-$TOP/bin}/man" bash "$TOP/systemd/install.sh" install "$BIN" >"$T/log/install.out" 2>&1 ||
 		{ echo "install failed: $(tail -3 "$T/log/install.out")"; return 1; }
 	for f in usr/bin/kk-monitor usr/bin/kk-firewall usr/bin/kk-client usr/sbin/knockknock-firewall.sh \
 		usr/lib/systemd/system/kk-firewall.socket usr/lib/systemd/system/kk-firewall.service \
