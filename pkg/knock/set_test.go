@@ -151,3 +151,39 @@ func BenchmarkNewSet(b *testing.B) {
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/1024, "KiB/profile")
 	runtime.KeepAlive(s)
 }
+
+// TestSetRandomAdvance moves small Sets, whose tables are crowded enough
+// that knocks share probe runs, by random steps and jumps, and checks after
+// each that the Set accepts exactly the window's knocks, each with its
+// counter and port: removals must not lose or strand an entry.
+func TestSetRandomAdvance(t *testing.T) {
+	ports := []uint16{22, 443, 2222, 8080, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}
+	for _, tc := range []struct{ window, ports int }{{1, 1}, {3, 1}, {5, 16}, {17, 3}, {64, 2}} {
+		s, err := NewSet(&testKeys, 0, tc.window, ports[:tc.ports])
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed := uint64(tc.window*100 + tc.ports)
+		for step := 0; step < 300; step++ {
+			seed = seed*6364136223846793005 + 1442695040888963407
+			jump := seed >> 60 // mostly small steps, now and then past the window
+			if jump > 12 {
+				jump = uint64(tc.window) + jump
+			}
+			s.Advance(s.Counter() + jump)
+			base := s.Counter()
+			if s.Len() != tc.window*tc.ports {
+				t.Fatalf("window %d ports %d, after advancing to %d: %d knocks", tc.window, tc.ports, base, s.Len())
+			}
+			for c := base - min(base, 2); c < base+uint64(tc.window)+2; c++ {
+				for _, p := range ports[:tc.ports] {
+					port, used, ok := s.Match(Encode(&testKeys, uint32(c), p))
+					in := c >= base && c < base+uint64(tc.window)
+					if ok != in || (ok && (port != p || uint64(used) != c)) {
+						t.Fatalf("window %d ports %d base %d: knock %d/%d gave %d/%d %v", tc.window, tc.ports, base, c, p, used, port, ok)
+					}
+				}
+			}
+		}
+	}
+}
