@@ -143,7 +143,11 @@ func (v *Verifier) match(f Fields, b Binding) (port uint16, used uint32, ok bool
 			i -= len(v.head)
 		}
 		pt := head ^ v.head[i]
-		if v.filterByte(uint16(pt>>16)) != byte(pt>>8) {
+		port := uint16(pt >> 16)
+		if v.known[port>>6]&(1<<(port&63)) == 0 {
+			v.learn(port) // out of line: the loop stays small
+		}
+		if v.filter[port] != byte(pt>>8) {
 			continue
 		}
 		if v.macMatches(f, i, uint16(pt>>16), uint32(v.base+x), b) {
@@ -153,15 +157,11 @@ func (v *Verifier) match(f Fields, b Binding) (port uint16, used uint32, ok bool
 	return 0, 0, false
 }
 
-// filterByte returns the first byte of port's MAC, computing it on the
-// port's first use.
-func (v *Verifier) filterByte(port uint16) byte {
-	w, bit := &v.known[port>>6], uint64(1)<<(port&63)
-	if *w&bit == 0 {
-		v.filter[port] = v.macPort(port)[0]
-		*w |= bit
-	}
-	return v.filter[port]
+// learn fills in the filter byte of a port seen for the first time: the
+// first byte of its MAC.
+func (v *Verifier) learn(port uint16) {
+	v.filter[port] = v.macPort(port)[0]
+	v.known[port>>6] |= 1 << (port & 63)
 }
 
 // macMatches computes the full MAC for port and compares it, in constant
