@@ -271,7 +271,7 @@ bench_spoofed_flood() {
 	flood_knocks "$n" 40000 2
 	fresh_knocks "$nf" 41000
 	ents=$(hashlimit_entries)
-	ring=$(dmesg 2>/dev/null | wc -l)
+	ring=$(dmesg -S 2>/dev/null | wc -l) # syslog(2): a snapshot of the ring
 	for i in $(seq "${KK_BENCH_FLOODERS:-1}"); do stop_pid "flood$i"; done
 	t1=$(now)
 	c1=$(cpu_ticks "$mon")
@@ -287,7 +287,7 @@ bench_spoofed_flood() {
 		printf "  %d/%d knocks opened (%.1f%%) from the client address (already in the limit table)\n", ok, n, 100 * ok / n
 		printf "  %d/%d knocks opened (%.1f%%) from fresh addresses (a first knock: it must win a hashlimit entry)\n", fok, nf, 100 * fok / nf
 		printf "  LOG rule fired %d times/s; kern.log got %d lines/s (%d lines lost between the LOG rule and kern.log)\n", g / d, l / d, g - l
-		printf "  the kernel log ring held %d lines (dmesg): %.0f ms of this flood; rsyslogd stalled longer than that loses lines\n", ring, 1000 * ring / (g / d)
+		printf "  the kernel log ring held %d lines (dmesg -S): %.0f ms of this flood; rsyslogd stalled longer than that loses lines\n", ring, 1000 * ring / (g / d)
 		printf "  the per-source limit tracked %d sources at the end (its htable-max is 262144; when full, new sources are dropped unlogged)\n", ents
 		printf "  CPU: kk-monitor %.1f%% of a core, rsyslogd %.1f%%\n", 100 * c / hz / d, 100 * r / hz / d }'
 }
