@@ -72,16 +72,11 @@ func runKnock(prog string, args []string, stdout, stderr io.Writer) error {
 	if h := o.host; len(h) > 2 && h[0] == '[' && h[len(h)-1] == ']' {
 		o.host = h[1 : len(h)-1]
 	}
-	home := os.UserHomeDir
-	invoker, underSudo := sudo.Invoker()
-	if underSudo {
-		home = invoker.Home
-	}
-	profileDir, err := defaultProfileDir(o.dir, o.host, home)
+	profileDir, err := defaultProfileDir(o.dir, o.host, homeDir)
 	if err != nil {
 		return err
 	}
-	if underSudo && invoker.Owns(profileDir) {
+	if invoker, underSudo := sudo.Invoker(); underSudo && invoker.Owns(profileDir) {
 		// Run with sudo for the raw socket, as the original's README
 		// says: the profile is the user's, so it is read, and its counter
 		// written, as the user, with root given up once the sockets are
@@ -152,6 +147,15 @@ func defaultProfileDir(dir, host string, home func() (string, error)) (string, e
 		return "", fmt.Errorf("finding the default profile ~/.knockknock/%s: %w; set HOME or give the profile with -d", host, err)
 	}
 	return filepath.Join(homeDir, ".knockknock", host), nil
+}
+
+// homeDir returns the directory ~ stands for: under sudo, the invoking
+// user's home, as the original knockknock found it.
+func homeDir() (string, error) {
+	if u, ok := sudo.Invoker(); ok {
+		return u.Home()
+	}
+	return os.UserHomeDir()
 }
 
 func isSet(fs *flag.FlagSet, name string) bool {

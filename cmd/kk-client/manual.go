@@ -61,7 +61,8 @@ ran sudo (HOME if that user owns it, as macOS's sudo keeps it, else the
 user database's), and when that user owns the profile directory it opens
 the raw sockets as root and then gives root up for that user before it
 reads the profile: the profile stays the user's, mode 0600, and its counter
-is written as the user.
+is written as the user. The proxy does the same with its profiles
+directory, and then serves as the user.
 
 The binary also answers to the original knockknock's command names, read
 from the name it is invoked as (installed as symbolic links to kk-client):

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kk-project/kk/pkg/proxy"
 	"github.com/kk-project/kk/pkg/sdlog"
+	"github.com/kk-project/kk/pkg/sudo"
 	"github.com/kk-project/kk/pkg/syn"
 	"github.com/kk-project/kk/pkg/version"
 )
@@ -42,8 +43,23 @@ func runProxy(prog string, args []string, stdout, stderr io.Writer) error {
 	}
 	log := sdlog.New(stderr) // journal priorities only if stderr is the journal stream
 	cfg.Logger = log
-	cfg.Knocker = &syn.Knocker{NATAddress: opts.nat}
-	if err := checkRaw(log, openClose(syn.OpenRaw), openClose(syn.OpenRaw6)); err != nil {
+	knocker := &syn.Knocker{NATAddress: opts.nat}
+	cfg.Knocker = knocker
+	open4, open6 := openClose(syn.OpenRaw), openClose(syn.OpenRaw6)
+	if u, ok := sudo.Invoker(); ok && (u.Owns(cfg.ProfilesDir) || u.Owns(filepath.Dir(cfg.ProfilesDir))) {
+		// Run with sudo for the raw sockets: the profiles are the user's,
+		// so the proxy serves as the user, with root given up once the
+		// sockets are open; its credentials file is the user's too.
+		s := syn.OpenSockets()
+		defer s.Close()
+		if err := u.Become(); err != nil {
+			return err
+		}
+		knocker.Sockets = s
+		open4 = func() error { _, err := s.For(netip.IPv4Unspecified()); return err }
+		open6 = func() error { _, err := s.For(netip.IPv6Unspecified()); return err }
+	}
+	if err := checkRaw(log, open4, open6); err != nil {
 		return err
 	}
 	ls, err := proxyListeners(&cfg, opts)
@@ -207,7 +223,7 @@ func checkProxyArgs(cfg *proxy.Config, opts *proxyOptions, pos []string) error {
 		return usage("--delay %v must be between 1s and 1h, like the server's delay", cfg.Delay)
 	}
 	if cfg.ProfilesDir == "" {
-		home, err := os.UserHomeDir()
+		home, err := homeDir()
 		if err != nil {
 			return fmt.Errorf("finding ~/.knockknock: %w; set HOME or give --dir", err)
 		}

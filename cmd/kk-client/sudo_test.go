@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/kk-project/kk/internal/nstest"
+	"github.com/kk-project/kk/internal/syncbuf"
 	"github.com/kk-project/kk/pkg/knock"
 	"github.com/kk-project/kk/pkg/profile"
+	"github.com/kk-project/kk/pkg/proxy"
 )
 
 // nobody is the unprivileged user the sudo test's profile belongs to.
@@ -113,5 +115,50 @@ func chownTree(t *testing.T, dir string, uid int) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSudoKnockknockProxyServesAsTheUser starts knockknock-proxy as `sudo
+// knockknock-proxy 0` would, with the user's profiles directory: the
+// process gives root up for the user once its raw sockets are open, and the
+// credentials file it creates is the user's.
+func TestSudoKnockknockProxyServesAsTheUser(t *testing.T) {
+	ns := nstest.New(t, "kkq")
+	home, err := os.MkdirTemp("", "kk-sudo-home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(home) })
+	os.Chmod(home, 0o755)
+	profiles := filepath.Join(home, ".knockknock")
+	os.Mkdir(profiles, 0o700)
+	chownTree(t, home, nobody)
+
+	logs := &syncbuf.Buffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := ns.Command(ctx, linkAs(t, "knockknock-proxy"), "0")
+	cmd.Env = append(os.Environ(), "HOME="+home, "SUDO_UID="+strconv.Itoa(nobody), "SUDO_GID="+strconv.Itoa(nobody))
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Signal(os.Interrupt)
+	waitFor(t, logs, "msg=listening", 30*time.Second)
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "\nUid:\t65534\t65534\t65534\t65534\n"
+	if !strings.Contains(string(status), want) || !strings.Contains(string(status), "\nGid:\t65534\t65534\t65534\t65534\n") {
+		t.Errorf("the serving proxy's ids are not all 65534:\n%s\nlog:\n%s", status, logs.String())
+	}
+	fi, err := os.Stat(filepath.Join(profiles, proxy.CredentialsFile))
+	if err != nil {
+		t.Fatalf("credentials: %v; log:\n%s", err, logs.String())
+	}
+	if uid := fi.Sys().(*syscall.Stat_t).Uid; uid != nobody || fi.Mode().Perm() != 0o600 {
+		t.Errorf("credentials file: uid %d mode %v, want the user's (%d), 0600", uid, fi.Mode().Perm(), nobody)
 	}
 }
