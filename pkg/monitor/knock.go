@@ -44,7 +44,7 @@ func (m *Monitor) handleKnock(pkt kernlog.Packet) {
 			"profile", s.prof.Name, "src", pkt.Src, "port", port, "err", err)
 		return
 	}
-	defer m.syncCounterFile(s) // after the opening
+	m.counters.mark(s.prof) // its text file, later: see counterFiles
 	s.advance(uint64(used) + 1)
 	if !s.allows(port) {
 		// Authentic, so its counter is used up like any other; but the
@@ -95,14 +95,14 @@ func (m *Monitor) open(st *state, s *served, src netip.Addr, port uint16, tm kno
 		"verify", tm.verified.Sub(tm.start), "counter", tm.saved.Sub(tm.verified), "open", done.Sub(tm.saved))
 }
 
-// syncCounterFile brings the profile's state counter file up to the record
-// Accept wrote, once the opening is done: off the knock's path. A
-// failure costs nothing but a lagging file (readers take the record's
-// counter), so it is logged, not fatal.
-func (m *Monitor) syncCounterFile(s *served) {
-	if err := s.prof.SyncCounterFile(); err != nil {
+// syncCounterFile brings a profile's state counter file up to the record
+// Accept wrote; counterFiles calls it, off the knock's path. A failure
+// costs nothing but a lagging file (readers take the record's counter),
+// so it is logged, not fatal.
+func (m *Monitor) syncCounterFile(p *profile.Profile) {
+	if err := p.SyncCounterFile(); err != nil {
 		m.log.Error("updating the state counter file failed; the counter record holds the counter",
-			"profile", s.prof.Name, "err", err)
+			"profile", p.Name, "err", err)
 	}
 }
 

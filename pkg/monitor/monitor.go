@@ -89,6 +89,8 @@ type Monitor struct {
 
 	fw firewall.Manager // guarded by knockMu; nil until first use
 
+	counters *counterFiles // state counter files behind their records
+
 	lines, accepted, opened, refused, failed atomic.Uint64
 	prefixed                                 atomic.Uint64 // lines carrying the log prefix
 	long                                     longLines     // lines dropped as too long
@@ -103,7 +105,8 @@ func New(opts Options) (*Monitor, error) {
 			"run it as the knockknock user (the systemd unit does), or pass --allow-root for a test")
 	}
 	opts = withDefaults(opts)
-	m := &Monitor{opts: opts, log: opts.Logger, limiters: map[string]*suppressor{}, restart: make(chan struct{}, 1)}
+	m := &Monitor{opts: opts, log: opts.Logger, limiters: map[string]*suppressor{}, restart: make(chan struct{}, 1),
+		counters: newCounterFiles()}
 	st, err := m.loadState(nil)
 	if err != nil {
 		return nil, err
@@ -164,6 +167,7 @@ func (m *Monitor) Stats() Stats {
 func (m *Monitor) Run(ctx context.Context) error {
 	defer m.closeFirewall()
 	defer m.flushAllRefusals()
+	defer m.startCounterFiles(ctx)()
 	if !m.opts.ExitAtEOF {
 		stop := m.startWatchdog(ctx)
 		defer stop()

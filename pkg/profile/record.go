@@ -41,10 +41,11 @@ import (
 // on disk before the opening (TestCounterSavedBeforeOpen,
 // TestRecordWriteOrder, TestRecordTornWrite).
 //
-// The state counter text file follows the record (SyncCounterFile, after
-// the opening): readers take the larger of the two, so a crash in between
-// loses nothing; the text file only lags, by the last knock, until the
-// next write. A missing record (an older kk, or a new profile) is created
+// The state counter text file follows the record (SyncCounterFile, which
+// kk-monitor calls a few seconds after a knock, for all the knocks since,
+// and when it stops): readers take the larger of the two, so a crash in
+// between loses nothing; the text file only lags, by the knocks since its
+// last write, until the next one. A missing record (an older kk, or a new profile) is created
 // whole by the atomic temporary-file write, once.
 const RecordFile = "counter.rec"
 
