@@ -130,6 +130,7 @@ cleanup() {
 	[ -z "${SERVICE_PID:-}" ] || kill "$SERVICE_PID" 2>/dev/null || true
 	[ -z "${EX_SERVICE_PID:-}" ] || kill "$EX_SERVICE_PID" 2>/dev/null || true
 	[ -z "${NS_C:-}" ] || rm -rf "/etc/netns/$NS_C"
+	[ -z "${PKG_DIR:-}" ] || rm -rf "$PKG_DIR"
 	[ -z "${NS_S:-}" ] || ip netns del "$NS_S" 2>/dev/null || true
 	[ -z "${NS_C:-}" ] || ip netns del "$NS_C" 2>/dev/null || true
 	[ -z "${OLD_LOG_ALL:-}" ] || echo "$OLD_LOG_ALL" >/proc/sys/net/netfilter/nf_log_all_netns
@@ -212,9 +213,12 @@ pkg_root() {
 # client side (dpkg-deb -x keeps no file capability, so it gets it here, as
 # postinst does), and rsyslog's configuration as in stage.
 stage_deb() {
-	mkdir -p "$work/pkg"
-	dpkg-deb -x "$DEB" "$work/pkg" || die "dpkg-deb -x $DEB failed"
-	bindir=$work/pkg/usr/bin
+	# Not under /tmp: where that is a nosuid mount (the fresh root's is),
+	# exec ignores file capabilities, and the client's user could not knock.
+	PKG_DIR=$(mktemp -d /var/tmp/kk-realsystemd-pkg.XXXXXX)
+	chmod 0755 "$PKG_DIR"
+	dpkg-deb -x "$DEB" "$PKG_DIR" || die "dpkg-deb -x $DEB failed"
+	bindir=$PKG_DIR/usr/bin
 	setcap cap_net_raw+ep "$bindir/kk-client"
 	write_rsyslog_conf
 }
