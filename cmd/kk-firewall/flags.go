@@ -45,6 +45,13 @@ func adminFlags(name string, a *adminOptions) *flag.FlagSet {
 	return fs
 }
 
+// cleanupFlags registers the flag of kk-firewall cleanup into version.
+func cleanupFlags(version *bool) *flag.FlagSet {
+	fs := newFlagSet("kk-firewall cleanup")
+	fs.BoolVar(version, "version", false, "print the version and exit")
+	return fs
+}
+
 // helpFlags registers the flag of kk-firewall help into roff.
 func helpFlags(roff *bool) *flag.FlagSet {
 	fs := newFlagSet("kk-firewall help")

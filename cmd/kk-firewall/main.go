@@ -81,9 +81,15 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 }
 
 func cleanupCommand(args []string, stdout, stderr io.Writer) int {
-	if rest, code := parseArgs(newFlagSet("kk-firewall cleanup"), args, stdout, stderr); code >= 0 {
+	var printVersion bool
+	rest, code := parseArgs(cleanupFlags(&printVersion), args, stdout, stderr)
+	switch {
+	case code >= 0:
 		return code
-	} else if len(rest) > 0 {
+	case printVersion:
+		fmt.Fprintln(stdout, version.Line("kk-firewall"))
+		return exitOK
+	case len(rest) > 0:
 		return usageError(stderr, fmt.Errorf("cleanup takes no arguments, got %q", rest))
 	}
 	if err := firewall.Cleanup(); err != nil {

@@ -125,6 +125,7 @@ func TestCommandLineAndExitStatus(t *testing.T) {
 		{[]string{"run", "--version"}, 0, "kk-firewall v9.9.9-test (go", ""},
 		{[]string{"list", "--version"}, 0, "kk-firewall v9.9.9-test (go", ""},
 		{[]string{"revoke", "--version"}, 0, "kk-firewall v9.9.9-test (go", ""},
+		{[]string{"cleanup", "--version"}, 0, "kk-firewall v9.9.9-test (go", ""},
 		{[]string{"--help"}, 0, usage, ""},
 		{[]string{"-h"}, 0, usage, ""},
 		{[]string{"list", "--help"}, 0, usage, ""},
