@@ -130,7 +130,11 @@ func TestSaveFailureDoesNotOpen(t *testing.T) {
 	h.startHelper()
 	h.start(h.options()) // takes the counter over: the state directory exists
 	stateDir := filepath.Join(h.stateDir, p.Name)
-	restore := makeReadOnly(t, stateDir)
+	record := filepath.Join(stateDir, profile.RecordFile)
+	h.waitFor("the counter record, created at start", func() bool { _, err := os.Stat(record); return err == nil })
+	restoreRecord := makeFileReadOnly(t, record)
+	restoreDir := makeReadOnly(t, stateDir)
+	restore := func() { restoreDir(); restoreRecord() }
 	line := knockLine(p, 0, 22, "192.0.2.10")
 	h.appendLines(line)
 	h.waitFor("the failed write", func() bool {
@@ -178,6 +182,36 @@ func makeReadOnly(t *testing.T, dir string) (restore func()) {
 		restore()
 		t.Fatalf("%s still takes new files", dir)
 	}
+	return restore
+}
+
+// makeFileReadOnly makes the file at path refuse writes, even to root:
+// mode 0400, and for root the immutable attribute. It returns a func
+// undoing it, also run at cleanup.
+func makeFileReadOnly(t *testing.T, path string) (restore func()) {
+	t.Helper()
+	if err := os.Chmod(path, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	root := os.Geteuid() == 0
+	if root {
+		if err := chattrImmutable(path, true); err != nil {
+			os.Chmod(path, 0o600)
+			nstest.Unavailable(t, "chattr +i on "+path+" failed ("+err.Error()+"): the temporary directory's filesystem needs FS_IMMUTABLE_FL (ext4, xfs, btrfs)")
+		}
+	}
+	var once sync.Once
+	restore = func() {
+		once.Do(func() {
+			if root {
+				if err := chattrImmutable(path, false); err != nil {
+					t.Errorf("chattr -i %s: %v", path, err)
+				}
+			}
+			os.Chmod(path, 0o600)
+		})
+	}
+	t.Cleanup(restore)
 	return restore
 }
 

@@ -96,25 +96,45 @@ func (c *counterFiles) flush(write func(*profile.Profile)) {
 		write(batch[0])
 		return
 	}
+	each(batch, write)
+}
+
+// each runs f on every profile of ps, counterFileWorkers at once.
+func each(ps []*profile.Profile, f func(*profile.Profile)) {
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, counterFileWorkers)
-	for _, p := range batch {
+	for _, p := range ps {
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			write(p)
+			f(p)
 		})
 	}
 	wg.Wait()
 }
 
-// startCounterFiles runs the monitor's counterFiles until the returned
-// stop is called; stop returns once every marked file is written.
+// startCounterFiles creates the served profiles' missing counter records
+// (see Profile.PrepareRecord), then runs the monitor's counterFiles until
+// the returned stop is called; stop returns once every marked file is
+// written. Both run beside the follower: a knock for a profile whose
+// record is being created waits for the profile's lock, then finds it.
 func (m *Monitor) startCounterFiles(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
+	var ps []*profile.Profile
+	for _, s := range m.state.Load().byPort {
+		ps = append(ps, s.prof)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		each(ps, func(p *profile.Profile) {
+			if ctx.Err() != nil {
+				return
+			}
+			if err := p.PrepareRecord(); err != nil {
+				m.log.Error("creating the counter record failed; the first knock creates it", "profile", p.Name, "err", err)
+			}
+		})
 		m.counters.run(ctx, m.syncCounterFile)
 	}()
 	return func() {

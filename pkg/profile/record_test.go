@@ -248,3 +248,45 @@ func BenchmarkServerCounter(b *testing.B) {
 		})
 	}
 }
+
+// TestPrepareRecord: PrepareRecord does nothing before the take-over,
+// creates the record with the counter readers see, leaves an existing
+// record alone, and the first Accept after it overwrites it in place with
+// replays still refused.
+func TestPrepareRecord(t *testing.T) {
+	dir, state := serverProfile(t, "5\n")
+	p, err := LoadServer(dir, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PrepareRecord(); err != nil {
+		t.Fatal(err)
+	}
+	if v := recordValue(p); v != "missing" {
+		t.Fatalf("before the take-over the record is %s, want missing", v)
+	}
+	if _, err := p.TakeOver(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PrepareRecord(); err != nil {
+		t.Fatal(err)
+	}
+	if v := recordValue(p); v != "5" {
+		t.Fatalf("prepared record holds %s, want 5", v)
+	}
+	if err := p.Accept(7); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PrepareRecord(); err != nil {
+		t.Fatal(err)
+	}
+	if v := recordValue(p); v != "8" {
+		t.Fatalf("record holds %s after Accept(7) and PrepareRecord, want 8", v)
+	}
+	if err := p.Accept(6); !errors.Is(err, ErrReplay) {
+		t.Fatalf("Accept(6) after Accept(7): %v, want ErrReplay", err)
+	}
+	if c, err := p.Counter(); err != nil || c != 8 {
+		t.Fatalf("Counter() = %d, %v; want 8", c, err)
+	}
+}
