@@ -11,12 +11,18 @@ chk_activated() {
 	echo "pid $pid, LISTEN_FDS=1, socket $(stat -c '%A %U:%G' "$SOCK")"
 }
 
+# state_counter_moved reports whether the state counter file $1 is past 0.
+state_counter_moved() {
+	[ -f "$1" ] && [ "$(cat "$1")" -gt 0 ] 2>/dev/null
+}
+
 # chk_profile_readonly: after the knocks, the monitor's counter (state_dir)
 # has moved, the profile's own counter file is still genprofile's 0, and
 # the monitor's user may not write the profile's keys or directory.
 chk_profile_readonly() {
 	local state=$T/state/lab/counter prof=$T/etc/profiles/lab
-	[ -f "$state" ] && [ "$(cat "$state")" -gt 0 ] || { echo "no state counter past 0 in $state"; return 1; }
+	# The state counter file follows the durable record within 5 s.
+	wait_until 10 state_counter_moved "$state" || { echo "no state counter past 0 in $state after 10 s"; return 1; }
 	[ "$(cat "$prof/counter")" = 0 ] || { echo "$prof/counter was written: $(cat "$prof/counter")"; return 1; }
 	if setpriv --reuid="$LAB_USER" --regid="$LAB_GROUP" --groups="$LAB_GROUP,adm" -- 		sh -c "echo x >>'$prof/cipher.key' || touch '$prof/new'" 2>/dev/null; then
 		echo "$LAB_USER could change $prof"

@@ -97,6 +97,16 @@ start_firewall() {
 	chmod 0660 "$SOCK"
 }
 
+# server_counter prints the next counter kk-monitor accepts for the lab
+# profile, as `kk-monitor status` reads it: the larger of the durable
+# counter record (written before each opening) and the state counter file,
+# which kk-monitor brings up to date a few seconds later.
+server_counter() {
+	"$BIN/kk-monitor" status --config "$T/etc/config" --profiles "$T/etc/profiles" 2>/dev/null |
+		sed -n 's/^profile lab: .*, counter \([0-9][0-9]*\) .*/\1/p' | grep . ||
+		{ echo "kk-monitor status did not show the lab profile's counter" >&2; return 1; }
+}
+
 # start_monitor runs kk-monitor as the unprivileged lab user with no
 # capabilities at all, in the groups the systemd unit gives it.
 start_monitor() {

@@ -239,9 +239,15 @@ chk_profile_trust() {
 		[ "$m $o" = "$want root:knockknock" ] || { echo "$f is $m $o, want $want root:knockknock"; return 1; }
 	done <<<"$modes"
 	etc=$(nsenter_ct cat "$PROFILE_DIR_CT/counter")
-	state=$(nsenter_ct cat "/var/lib/knockknock/$PROFILE_NAME/counter" 2>&1) || { echo "no state counter: $state"; return 1; }
 	[ "$etc" = 0 ] || { echo "/etc counter is $etc: kk-monitor wrote it"; return 1; }
-	[ "$state" -ge 2 ] || { echo "state counter is $state after two knocks"; return 1; }
+	# The state counter file follows the durable record within 5 s.
+	local i
+	for i in $(seq 20); do
+		state=$(nsenter_ct cat "/var/lib/knockknock/$PROFILE_NAME/counter" 2>&1) || state="none: $state"
+		[[ "$state" =~ ^[0-9]+$ ]] && [ "$state" -ge 2 ] && break
+		sleep 0.5
+	done
+	[[ "$state" =~ ^[0-9]+$ ]] && [ "$state" -ge 2 ] || { echo "state counter is $state 10 s after two knocks"; return 1; }
 	echo "profile 0750/0640 root:knockknock, /etc counter still 0, /var/lib/knockknock counter $state"
 }
 

@@ -30,20 +30,20 @@ chk_counter_gap() {
 	reload_monitor || { echo "kk-monitor did not reload after allowed_ports was removed"; rc=1; }
 	# After a failure the client may be far ahead: put it back in step so
 	# the checks after this one test what they name.
-	[ "$rc" -eq 0 ] || cat "$T/state/lab/counter" >"$CLIENT_PROFILE/counter"
+	[ "$rc" -eq 0 ] || server_counter >"$CLIENT_PROFILE/counter"
 	return $rc
 }
 
 counter_gap() {
-	local cc=$CLIENT_PROFILE/counter state=$T/state/lab/counter s0 c1 s1 detail
+	local cc=$CLIENT_PROFILE/counter s0 c1 s1 detail
 	wait_until $((DELAY + 3)) rule_absent "$CLIENT_IP" "$SERVICE_PORT" || { echo "an earlier opening never expired"; return 1; }
-	s0=$(cat "$state")
+	s0=$(server_counter) || return 1
 	c1=$(($(cat "$cc") + 10000))
 	echo "$c1" >"$cc"
 	knock "$SERVICE_PORT" >/dev/null || { echo "kk-client failed"; return 1; }
 	wait_until 5 rule_present "$CLIENT_IP" "$SERVICE_PORT" || { echo "no rule within 5 s for a knock 10,000 ahead (server $s0, client $c1)"; return 1; }
 	connect "$NS_C" || { echo "the rule is there but the connection failed"; return 1; }
-	s1=$(cat "$state")
+	s1=$(server_counter) || return 1
 	[ "$s1" -gt "$c1" ] || { echo "server counter $s1, want past $c1"; return 1; }
 	wait_until $((DELAY + 3)) rule_absent "$CLIENT_IP" "$SERVICE_PORT" || { echo "the opening never expired"; return 1; }
 	detail=$(chk_replay "$NS_C" "$CLIENT_IP") || { echo "replay after the gap: $detail"; return 1; }
