@@ -13,7 +13,6 @@ import (
 
 	"github.com/kk-project/kk/pkg/firewall"
 	"github.com/kk-project/kk/pkg/fwrpc"
-	"github.com/kk-project/kk/pkg/version"
 )
 
 // jsonOpening is one opening in list --json's output. The field names are
@@ -48,9 +47,6 @@ func listCommand(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case code >= 0:
 		return code
-	case a.version:
-		fmt.Fprintln(stdout, version.Line("kk-firewall"))
-		return exitOK
 	case len(rest) > 0:
 		return usageError(stderr, fmt.Errorf("list takes no arguments, got %q", rest))
 	}
@@ -106,9 +102,6 @@ func revokeCommand(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case code >= 0:
 		return code
-	case a.version:
-		fmt.Fprintln(stdout, version.Line("kk-firewall"))
-		return exitOK
 	case len(rest) != 2:
 		return usageError(stderr, fmt.Errorf("revoke takes an address and a port (kk-firewall revoke IP PORT), got %q", rest))
 	}

@@ -23,7 +23,7 @@ func runFlags(o *options) *flag.FlagSet {
 	fs.IntVar(&o.policy.MaxOpenings, "max-openings", firewall.DefaultMaxOpenings, "most live openings allowed")
 	fs.DurationVar(&o.idleExit, "idle-exit", 60*time.Second, "exit after this long with no RPC and no pending opening (0: never)")
 	fs.BoolVar(&o.policy.AllowLoopback, "allow-loopback", false, "accept loopback source addresses (for tests only)")
-	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	versionFlag(fs)
 	return fs
 }
 
@@ -32,7 +32,6 @@ type adminOptions struct {
 	socket  string
 	json    bool
 	timeout time.Duration
-	version bool
 }
 
 // adminFlags registers the flags list and revoke share into a.
@@ -41,15 +40,21 @@ func adminFlags(name string, a *adminOptions) *flag.FlagSet {
 	fs.StringVar(&a.socket, "socket", config.DefaultSocket, "kk-firewall's unix `socket`")
 	fs.BoolVar(&a.json, "json", false, "print JSON instead of a table (see JSON OUTPUT)")
 	fs.DurationVar(&a.timeout, "timeout", 10*time.Second, "give up when kk-firewall has not answered after this long")
-	fs.BoolVar(&a.version, "version", false, "print the version and exit")
+	versionFlag(fs)
 	return fs
 }
 
-// cleanupFlags registers the flag of kk-firewall cleanup into version.
-func cleanupFlags(version *bool) *flag.FlagSet {
+// cleanupFlags returns the flag set of kk-firewall cleanup.
+func cleanupFlags() *flag.FlagSet {
 	fs := newFlagSet("kk-firewall cleanup")
-	fs.BoolVar(version, "version", false, "print the version and exit")
+	versionFlag(fs)
 	return fs
+}
+
+// versionFlag registers --version, which parseArgs answers for every
+// command.
+func versionFlag(fs *flag.FlagSet) {
+	fs.Bool("version", false, "print the version and exit")
 }
 
 // helpFlags registers the flag of kk-firewall help into roff.

@@ -68,9 +68,6 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case code >= 0:
 		return code
-	case o.version:
-		fmt.Fprintln(stdout, version.Line("kk-firewall"))
-		return exitOK
 	case len(rest) > 0:
 		return usageError(stderr, fmt.Errorf("unexpected argument %q (commands go first: kk-firewall COMMAND [options])", rest[0]))
 	}
@@ -81,14 +78,10 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 }
 
 func cleanupCommand(args []string, stdout, stderr io.Writer) int {
-	var printVersion bool
-	rest, code := parseArgs(cleanupFlags(&printVersion), args, stdout, stderr)
+	rest, code := parseArgs(cleanupFlags(), args, stdout, stderr)
 	switch {
 	case code >= 0:
 		return code
-	case printVersion:
-		fmt.Fprintln(stdout, version.Line("kk-firewall"))
-		return exitOK
 	case len(rest) > 0:
 		return usageError(stderr, fmt.Errorf("cleanup takes no arguments, got %q", rest))
 	}
@@ -116,7 +109,8 @@ func helpCommand(args []string, stdout, stderr io.Writer) int {
 
 // parseArgs parses args with fs, allowing flags after the positional
 // arguments (kk-firewall revoke IP PORT --json), and returns the positional
-// ones. code is exitOK after --help, which printed the usage, exitUsage
+// ones. code is exitOK after --help, which printed the usage, or after
+// --version, which printed the version; exitUsage
 // after a bad flag, which printed the error and the usage, and -1 when the
 // command should go on.
 func parseArgs(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (rest []string, code int) {
@@ -131,6 +125,10 @@ func parseArgs(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (rest 
 		}
 		used := len(args) - fs.NArg()
 		if fs.NArg() == 0 || (used > 0 && args[used-1] == "--") {
+			if v := fs.Lookup("version"); v != nil && v.Value.String() == "true" {
+				fmt.Fprintln(stdout, version.Line("kk-firewall"))
+				return nil, exitOK
+			}
 			return append(rest, fs.Args()...), -1
 		}
 		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]

@@ -42,7 +42,7 @@ func page() *manual.Page {
 			}},
 			{Title: "OPTIONS", Text: "Of run, the default command:", Flags: runFlags(&options{})},
 			{Title: "LIST AND REVOKE OPTIONS", Flags: adminFlags("kk-firewall list", &adminOptions{})},
-			{Title: "CLEANUP OPTIONS", Flags: cleanupFlags(new(bool))},
+			{Title: "CLEANUP OPTIONS", Flags: cleanupFlags()},
 			{Title: "HELP OPTIONS", Flags: helpFlags(&roff)},
 			{Title: "JSON OUTPUT", Text: jsonOutput},
 			{Title: "SECURITY", Text: security},

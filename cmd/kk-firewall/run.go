@@ -35,7 +35,6 @@ type options struct {
 	profiles   string
 	idleExit   time.Duration
 	policy     firewall.Policy
-	version    bool
 }
 
 // stopGrace bounds how long SIGTERM waits for in-flight RPCs.
