@@ -1,10 +1,6 @@
 package peercred
 
-import (
-	"fmt"
-
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // credOption names the socket option Get reads, for errors.
 const credOption = "LOCAL_PEERCRED"
@@ -25,15 +21,3 @@ func getCred(fd int) (Cred, error) {
 	}
 	return c, nil
 }
-
-// fromXucred checks x's version and takes the uid and the effective gid,
-// the first of its groups.
-func fromXucred(x *unix.Xucred) (Cred, error) {
-	if x.Version != xucredVersion || x.Ngroups < 1 {
-		return Cred{}, fmt.Errorf("unexpected xucred (version %d, %d groups)", x.Version, x.Ngroups)
-	}
-	return Cred{UID: x.Uid, GID: x.Groups[0]}, nil
-}
-
-// xucredVersion is XUCRED_VERSION of <sys/ucred.h>.
-const xucredVersion = 0

@@ -1,10 +1,6 @@
 package peercred
 
-import (
-	"fmt"
-
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // credOption names the socket option Get reads, for errors.
 const credOption = "LOCAL_PEERCRED"
@@ -16,11 +12,5 @@ func getCred(fd int) (Cred, error) {
 	if err != nil {
 		return Cred{}, err
 	}
-	if x.Version != xucredVersion || x.Ngroups < 1 {
-		return Cred{}, fmt.Errorf("unexpected xucred (version %d, %d groups)", x.Version, x.Ngroups)
-	}
-	return Cred{UID: x.Uid, GID: x.Groups[0]}, nil
+	return fromXucred(x)
 }
-
-// xucredVersion is XUCRED_VERSION of <sys/ucred.h>.
-const xucredVersion = 0
