@@ -47,7 +47,7 @@ chk_versions() {
 	for n in kk-monitor kk-firewall kk-client knockknock knockknock-proxy knockknock-daemon knockknock-genprofile; do
 		out=$("$n" --version 2>&1) || { echo "$n --version failed: $out"; return 1; }
 		v=$(grep -o ' v[^ ]*' <<<"$out" | head -n 1)
-		v=$(sed -E 's/^ v//; s/-([0-9]+)-g([0-9a-f]+)/+\1.g\2/; s/(\+.*)-dirty$/\1.dirty/; s/-dirty$/+dirty/' <<<"$v")
+		v=$(bash "$top/packaging/version.sh" --deb "${v# }" 2>&1)
 		[ "$v" = "$want" ] || { echo "$n --version says '$out', not the package's $want"; return 1; }
 	done
 	echo "7 names, version $want, from $(command -v knockknock)"

@@ -11,8 +11,9 @@
 #      cache), the changelog and the lintian overrides;
 #   3. runs nfpm with packaging/nfpm.yaml;
 #   4. checks that every staged file is in the .deb, with its mode.
-# The version is git describe's, made a Debian version (deb_version below).
-# Usage: VERSION=$(git describe --tags --always --dirty) packaging/build.sh
+# The version is make's VERSION (packaging/version.sh), made a Debian version
+# by version.sh --deb.
+# Usage: VERSION=$(packaging/version.sh) packaging/build.sh
 # (make package sets VERSION and runs make build man first; writes dist/ at
 # the top of the tree)
 set -euo pipefail
@@ -24,32 +25,6 @@ out=dist
 
 say() { printf 'package: %s\n' "$*"; }
 die() { printf 'package: %s\n' "$*" >&2; exit 1; }
-
-# deb_version turns git describe into a Debian version that sorts the way the
-# commits do: v0.1.0 -> 0.1.0, 3 commits later 0.1.0+3.gabc1234, with
-# uncommitted changes 0.1.0+3.gabc1234.dirty (or 0.1.0+dirty on the tag); a
-# tag's pre-release part sorts before it (v0.2.0-rc1 -> 0.2.0~rc1). Without a
-# tag: 0.0~git<commits>.g<hash>.
-deb_version() {
-	local tag n hash v dirty=
-	hash=$(git -C "$top" rev-parse --short=7 HEAD) || die "not a git checkout: the package version comes from git describe"
-	git -C "$top" update-index -q --refresh >/dev/null 2>&1 || true
-	git -C "$top" diff-index --quiet HEAD -- || dirty=dirty
-	if tag=$(git -C "$top" describe --tags --abbrev=0 --match 'v[0-9]*' 2>/dev/null); then
-		v=${tag#v}
-		v=${v//-/\~}
-		n=$(git -C "$top" rev-list --count "$tag..HEAD")
-		if [ "$n" -gt 0 ]; then
-			v+="+$n.g$hash${dirty:+.$dirty}"
-		elif [ -n "$dirty" ]; then
-			v+="+$dirty"
-		fi
-	else
-		v="0.0~git$(git -C "$top" rev-list --count HEAD).g$hash${dirty:+.$dirty}"
-	fi
-	[[ $v =~ ^[0-9][A-Za-z0-9.+~]*$ ]] || die "git describe gave '$tag', which makes no Debian version ('$v'): tag releases vX.Y.Z"
-	echo "$v"
-}
 
 # license_of prints the Debian short name of a LICENSE file's license.
 license_of() {
@@ -108,7 +83,7 @@ changelog() {
 kk ($version) unstable; urgency=medium
 
   * Built from git commit $(git -C "$top" rev-parse HEAD)
-    ($(git -C "$top" describe --tags --always --dirty)).
+    ($VERSION).
   * $(git -C "$top" log -1 --format=%s | cut -c1-70)
 
  -- kk maintainers <maintainers@users.noreply.r-seed-0467f1a6.example>  $(git -C "$top" log -1 --format=%aD)
@@ -160,7 +135,7 @@ main() {
 		CGO_ENABLED=0 go build -trimpath -ldflags "-X github.com/kk-project/kk/pkg/version.Version=$VERSION -s -w" \
 			-o "bin/pkgbin/$b" "./cmd/$b" || die "go build ./cmd/$b failed"
 	done
-	version=$(deb_version)
+	version=$(bash "$here/version.sh" --deb "$VERSION") || die "VERSION=$VERSION makes no Debian version"
 	arch=$(dpkg --print-architecture 2>/dev/null || go env GOARCH)
 	stage_files "$version"
 	mkdir -p "$out"

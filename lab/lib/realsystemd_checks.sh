@@ -314,14 +314,15 @@ chk_pkg_installed() {
 }
 
 # chk_pkg_names: every binary and the original's names print the package's
-# version (git describe's, which the package version is made from).
+# version: packaging/version.sh makes the package's version of the one the
+# binaries print, so each --version's must map to it.
 chk_pkg_names() {
 	local n out v want got=
 	want=$(nsenter_ct dpkg-query -W -f='${Version}' kk)
 	for n in kk-monitor kk-firewall kk-client knockknock knockknock-proxy knockknock-daemon knockknock-genprofile; do
 		out=$(nsenter_ct "$n" --version 2>&1) || { echo "$n --version failed: $out"; return 1; }
 		v=$(grep -o ' v[^ ]*' <<<"$out" | head -n 1)
-		v=$(sed -E 's/^ v//; s/-([0-9]+)-g([0-9a-f]+)/+\1.g\2/; s/(\+.*)-dirty$/\1.dirty/; s/-dirty$/+dirty/' <<<"$v")
+		v=$(bash "$top/packaging/version.sh" --deb "${v# }" 2>&1)
 		[ "$v" = "$want" ] || { echo "$n --version says '$out', not the package's $want"; return 1; }
 		got+="${got:+, }$n"
 	done
