@@ -249,10 +249,24 @@ hashlimit_entries() { in_ns "$NS_S" cat /proc/net/ipt_hashlimit/kk_knock4 2>/dev
 # reached, how many knocks opened from the client (whose entry the flood
 # cannot take) and from fresh addresses (which must win an entry, as a first
 # knock must), where log lines were lost and what it cost kk-monitor and
-# rsyslogd. KK_BENCH_FLOODERS (default 1) hping3s run at once.
+# rsyslogd. The flood comes from lab/tools/synflood (whole frames written
+# to the attacker's veth, KK_BENCH_FLOOD_PPS per second, default 100000,
+# the issue's figure; 0 for as fast as it can) or, with
+# KK_BENCH_FLOODER=hping3, from KK_BENCH_FLOODERS (default 1) hping3
+# --flood --rand-source at once.
 bench_spoofed_flood() {
 	local n=${KK_BENCH_FLOOD_KNOCKS:-100} nf=${KK_BENCH_FRESH_KNOCKS:-20} mon rs c0 c1 r0 r1 l0 l1 p0 p1 g0 g1 t0 t1 hz i ents ring
-	step "bench: $n knocks, then $nf from fresh addresses, under hping3 --flood --rand-source at the knock port"
+	local flooder=${KK_BENCH_FLOODER:-synflood} pps=${KK_BENCH_FLOOD_PPS:-100000} mac what
+	case $flooder in
+	synflood)
+		(cd "$TOP" && PATH=$PATH:/usr/local/go/bin CGO_ENABLED=0 go build -trimpath -o "$T/bin/synflood" ./lab/tools/synflood) ||
+			die "building lab/tools/synflood failed"
+		mac=$(in_ns "$NS_S" cat /sys/class/net/br0/address)
+		what="lab/tools/synflood at $([ "$pps" = 0 ] && echo "full speed" || echo "$pps") SYN/s" ;;
+	hping3) what="${KK_BENCH_FLOODERS:-1} hping3 --flood --rand-source" ;;
+	*) die "KK_BENCH_FLOODER=$flooder: use synflood or hping3" ;;
+	esac
+	step "bench: $n knocks, then $nf from fresh addresses, under $what at the knock port"
 	mon=$(cat "$T/pid/monitor.pid")
 	rs=$(cat "$T/pid/rsyslog.pid")
 	hz=$(getconf CLK_TCK)
@@ -262,17 +276,30 @@ bench_spoofed_flood() {
 	p0=$(knock_port_packets)
 	g0=$(knock_log_packets)
 	t0=$(now)
-	for i in $(seq "${KK_BENCH_FLOODERS:-1}"); do
-		ip netns exec "$NS_A" timeout 180 hping3 -q -S -p "$KNOCK_PORT" --flood --rand-source "$SERVER_IP" >/dev/null 2>&1 &
-		echo $! >"$T/pid/flood$i.pid"
+	mkdir -p "$T/bench"
+	if [ "$flooder" = synflood ]; then
+		ip netns exec "$NS_A" "$T/bin/synflood" -iface eth0 -dstmac "$mac" -dst "$SERVER_IP" -dport "$KNOCK_PORT" \
+			-pps "$pps" -duration 180s >"$T/bench/synflood.out" 2>&1 &
+		echo $! >"$T/pid/flood1.pid"
 		disown $!
-	done
+	else
+		for i in $(seq "${KK_BENCH_FLOODERS:-1}"); do
+			ip netns exec "$NS_A" timeout 180 hping3 -q -S -p "$KNOCK_PORT" --flood --rand-source "$SERVER_IP" >/dev/null 2>&1 &
+			echo $! >"$T/pid/flood$i.pid"
+			disown $!
+		done
+	fi
 	sleep 1
 	flood_knocks "$n" 40000 2
 	fresh_knocks "$nf" 41000
 	ents=$(hashlimit_entries)
 	ring=$(dmesg -S 2>/dev/null | wc -l) # syslog(2): a snapshot of the ring
-	for i in $(seq "${KK_BENCH_FLOODERS:-1}"); do stop_pid "flood$i"; done
+	if [ "$flooder" = synflood ]; then
+		stop_pid flood1
+		info "$(cat "$T/bench/synflood.out")"
+	else
+		for i in $(seq "${KK_BENCH_FLOODERS:-1}"); do stop_pid "flood$i"; done
+	fi
 	t1=$(now)
 	c1=$(cpu_ticks "$mon")
 	r1=$(cpu_ticks "$rs")
