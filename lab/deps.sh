@@ -21,10 +21,11 @@ demo_pkgs=(iptables rsyslog hping3 logrotate systemd iproute2 curl socat libcap2
 # The other knockers, servers and clients, run beside kk by make bench.
 bench_pkgs=(knockd fwknop-client fwknop-server)
 # libprotobuf-dev carries google/protobuf/*.proto, which protobuf-compiler only
-# recommends; systemd-journal-remote writes the journal files the journald
+# recommends; nftables.service runs in the real-systemd container's boot, to
+# show kk's rules survive its flush; systemd-journal-remote writes the journal files the journald
 # follower's tests read.
 test_pkgs=(groff-base man-db protobuf-compiler libprotobuf-dev systemd-journal-remote mmdebstrap systemd-container
-	lintian)
+	lintian nftables)
 # The committed generated code names protoc 3.21.12 (Debian 12's).
 protoc_version="libprotoc 3.21.12"
 

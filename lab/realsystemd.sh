@@ -104,7 +104,7 @@ preflight() {
 	[ "$(id -u)" -eq 0 ] || die "needs root (systemd-nspawn, network namespaces): run sudo make test"
 	command -v systemd-nspawn >/dev/null || die "systemd-nspawn not found: apt-get install systemd-container (bash lab/deps.sh test installs it)"
 	local c
-	for c in nsenter ip iptables socat rsyslogd setpriv; do
+	for c in nsenter ip iptables nft socat rsyslogd setpriv; do
 		command -v "$c" >/dev/null || die "$c not found: run bash lab/deps.sh test"
 	done
 	if [ -n "$DEB" ]; then
@@ -173,6 +173,30 @@ stage() {
 	grep -qx "delay = $DELAY" "$work/dest/etc/knockknock.d/config" || die "the shipped config has no delay line to shorten"
 	[ -f "$work/dest/etc/rsyslog.d/30-knockknock.conf" ] || die "make install staged no /etc/rsyslog.d/30-knockknock.conf"
 	write_rsyslog_conf
+	write_nftables_conf
+}
+
+# write_nftables_conf writes Debian's default /etc/nftables.conf, which the
+# host's nftables.service loads at the container's boot as on a server that
+# enabled it: it starts with "flush ruleset", which kk's rules must survive.
+write_nftables_conf() {
+	cat >"$work/nftables.conf" <<'EOF'
+#!/usr/sbin/nft -f
+
+flush ruleset
+
+table inet filter {
+	chain input {
+		type filter hook input priority filter;
+	}
+	chain forward {
+		type filter hook forward priority filter;
+	}
+	chain output {
+		type filter hook output priority filter;
+	}
+}
+EOF
 }
 
 write_rsyslog_conf() {
@@ -251,6 +275,7 @@ boot() {
 		--bind-ro="$work/rsyslog.conf:/etc/rsyslog.conf" \
 		--bind-ro="$work/dest/etc/rsyslog.d:/etc/rsyslog.d" \
 		--bind-ro="$work/dest/etc/logrotate.d:/etc/logrotate.d" \
+		--bind-ro="$work/nftables.conf:/etc/nftables.conf" \
 		-- systemd.firstboot=off "${MASK[@]}" </dev/null >"$work/console.log" 2>&1 &
 	NSPAWN_PID=$!
 	wait_booted

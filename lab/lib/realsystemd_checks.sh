@@ -51,6 +51,34 @@ chk_log_rules() {
 	echo "KK_INPUT sends port $KNOCK_PORT to KK_KNOCKLOG"
 }
 
+# restarted_since UNIT INVOCATION: UNIT is active in another invocation.
+restarted_since() {
+	[ "$(nsenter_ct systemctl show -P InvocationID "$1")" != "$2" ] && nsenter_ct systemctl is-active --quiet "$1"
+}
+
+# chk_nftables: a server that enables nftables.service (Debian's config
+# starts with "flush ruleset") keeps kk's rules: a reload of nftables.service
+# loads them again, and a restart (as at boot) restarts
+# knockknock-firewall.service only after nftables' flush has finished.
+chk_nftables() {
+	local nft kk inv
+	nsenter_ct systemctl is-active --quiet nftables.service ||
+		{ echo "nftables.service did not run at boot: $(nsenter_ct systemctl status --no-pager nftables.service 2>&1 | tail -n 3)"; return 1; }
+	nsenter_ct systemctl reload nftables.service || { echo "systemctl reload nftables.service failed"; return 1; }
+	wait_until 10 chk_log_rules || { echo "after systemctl reload nftables.service: $(chk_log_rules)"; return 1; }
+	inv=$(nsenter_ct systemctl show -P InvocationID knockknock-firewall.service)
+	nsenter_ct systemctl restart nftables.service || { echo "systemctl restart nftables.service failed"; return 1; }
+	wait_until 10 restarted_since knockknock-firewall.service "$inv" ||
+		{ echo "restarting nftables.service did not restart knockknock-firewall.service"; return 1; }
+	nft=$(nsenter_ct systemctl show -P ActiveEnterTimestampMonotonic nftables.service)
+	kk=$(nsenter_ct systemctl show -P InactiveExitTimestampMonotonic knockknock-firewall.service)
+	[ "$kk" -ge "$nft" ] ||
+		{ echo "knockknock-firewall.service started at ${kk} µs, before nftables.service's flush finished at ${nft} µs"; return 1; }
+	in_s nft list table inet filter >/dev/null 2>&1 || { echo "after the restart, nftables' own table is missing"; return 1; }
+	wait_until 10 chk_log_rules || { echo "after systemctl restart nftables.service: $(chk_log_rules)"; return 1; }
+	echo "reloaded: rules back; restarted: kk's load began $(((kk - nft) / 1000)) ms after the flush finished"
+}
+
 # chk_auto_source WANT: kk-monitor's log says which source auto chose, and why.
 chk_auto_source() {
 	local want=$1 line
@@ -259,6 +287,7 @@ run_checks() {
 	check "kk-monitor runs as knockknock with CapEff 0" chk_monitor_user
 	check "knockknock-firewall.service loaded the knock port's LOG rule" chk_log_rules
 	if [ "${1:-}" != deb ]; then
+		check "kk's rules survive nftables.service's flush: its reload loads them again, its restart reloads them after it" chk_nftables
 		check "stock Debian (no rsyslog running, no $KKLOG): log_source = auto follows journald and says why" chk_auto_source journald
 		check "stock Debian: kk-monitor's journalctl follows the journal inside the unit's sandbox" chk_journal_follower
 		check "rsyslog started" start_rsyslog
