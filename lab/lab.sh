@@ -29,6 +29,7 @@ case "$MODE" in demo) LAB_TIMEOUT=240 ;; test) LAB_TIMEOUT=480 ;; bench) LAB_TIM
 # measured as a user meets them, not behind a burst of expiries.
 [ "$MODE" != bench ] || : "${KK_LAB_DELAY:=15}"
 
+. "$LAB_DIR/lib/check.sh"
 . "$LAB_DIR/lib/common.sh"
 . "$LAB_DIR/lib/setup.sh"
 . "$LAB_DIR/lib/daemons.sh"
@@ -90,8 +91,8 @@ run_test() {
 	local rc=0
 	bash "$TOP/systemd/check.sh" "$BIN" >"$T/systemd-check.out" 2>&1 || rc=$?
 	cat "$T/systemd-check.out"
-	LAB_PASSED=$((LAB_PASSED + $(grep -c '^PASS' "$T/systemd-check.out" || true)))
-	LAB_FAILED=$((LAB_FAILED + $(grep -c '^FAIL' "$T/systemd-check.out" || true)))
+	PASSED=$((PASSED + $(grep -c '^PASS' "$T/systemd-check.out" || true)))
+	FAILED=$((FAILED + $(grep -c '^FAIL' "$T/systemd-check.out" || true)))
 	[ "$rc" -eq 0 ] || grep -q '^FAIL' "$T/systemd-check.out" || fail "systemd/check.sh exited $rc"
 	check "make install DESTDIR=... and make uninstall" chk_install
 	step "lab: namespaces $NS_S/$NS_C/$NS_A, rsyslogd, kk-firewall, kk-monitor"
@@ -121,8 +122,8 @@ run_test() {
 	check "control: the same flood starves knocks under the seed's global LOG limit" chk_flood_control
 	check "kk-monitor and kk-firewall are healthy at the end" chk_daemons_healthy
 	check "the host's own firewall rules were not touched" chk_host_untouched
-	printf '\nlab: %d passed, %d failed\n' "$LAB_PASSED" "$LAB_FAILED"
-	[ "$LAB_FAILED" -eq 0 ]
+	printf '\nlab: %d passed, %d failed\n' "$PASSED" "$FAILED"
+	[ "$FAILED" -eq 0 ]
 }
 
 main() {

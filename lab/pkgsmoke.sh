@@ -10,19 +10,11 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-PASSED=0
-FAILED=0
+. "$here/lib/check.sh"
+CHECK_OUT=$(mktemp /tmp/kk-pkgsmoke.XXXXXX)
+trap 'rm -f "$CHECK_OUT"' EXIT
 
 say() { printf 'pkgsmoke: %s\n' "$*"; }
-pass() { PASSED=$((PASSED + 1)); printf 'PASS  %s\n' "$*"; }
-fail() { FAILED=$((FAILED + 1)); printf 'FAIL  %s\n' "$*"; }
-check() {
-	local name=$1 out rc
-	shift
-	out=$("$@" 2>&1) && rc=0 || rc=$?
-	out=${out//$'\n'/; }
-	if [ "$rc" -eq 0 ]; then pass "$name${out:+ ($out)}"; else fail "$name${out:+: $out}"; fi
-}
 
 # readme_block prints README's "Install from the package" commands.
 readme_block() {

@@ -73,22 +73,10 @@ SERVICE_PORT=2222
 # The package test's client user: no account, a home in the work directory.
 CLIENT_UID=4343
 DELAY=5
-PASSED=0
-FAILED=0
+. "$here/lib/check.sh"
 
 say() { printf 'realsystemd: %s\n' "$*"; }
 die() { printf 'realsystemd: FAIL %s\n' "$*" >&2; exit 1; }
-pass() { PASSED=$((PASSED + 1)); printf 'PASS  %s\n' "$*"; }
-fail() { FAILED=$((FAILED + 1)); printf 'FAIL  %s\n' "$*"; }
-
-# check NAME CMD... prints one PASS or FAIL line; CMD's output is the detail.
-check() {
-	local name=$1 out rc
-	shift
-	out=$("$@" 2>&1) && rc=0 || rc=$?
-	out=${out//$'\n'/; }
-	if [ "$rc" -eq 0 ]; then pass "$name${out:+ ($out)}"; else fail "$name${out:+: $out}"; fi
-}
 
 # wait_until SECONDS CMD... polls CMD every 100 ms until it succeeds.
 wait_until() {
@@ -365,6 +353,7 @@ main_deb() {
 main() {
 	preflight
 	work=$(mktemp -d /tmp/kk-realsystemd.XXXXXX)
+	CHECK_OUT=$work/check.out
 	chmod 0755 "$work"
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM

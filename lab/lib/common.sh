@@ -1,9 +1,6 @@
 # common.sh: output, bounded waiting and small helpers for lab.sh.
 # Sourced by lab.sh; not meant to run on its own.
 
-LAB_FAILED=0
-LAB_PASSED=0
-
 # now prints the wall clock as seconds with microseconds.
 now() { printf '%s\n' "$EPOCHREALTIME"; }
 
@@ -22,36 +19,9 @@ explain() {
 # info prints a detail line in every mode.
 info() { printf '   %s\n' "$*"; }
 
-pass() {
-	LAB_PASSED=$((LAB_PASSED + 1))
-	printf 'PASS  %s\n' "$*"
-}
-
-fail() {
-	LAB_FAILED=$((LAB_FAILED + 1))
-	printf 'FAIL  %s\n' "$*"
-}
-
 die() {
 	printf 'lab: %s\n' "$*" >&2
 	exit 1
-}
-
-# check NAME CMD... runs CMD and prints one PASS or FAIL line for NAME.
-# CMD may print a detail on stdout, shown after the name. CMD runs in this
-# shell, not in a $(...) subshell, so that Ctrl-C reaches the INT trap.
-check() {
-	local name=$1 out rc
-	shift
-	"$@" >"$T/check.out" 2>&1 && rc=0 || rc=$?
-	out=$(<"$T/check.out")
-	out=${out//$'\n'/; }
-	if [ "$rc" -eq 0 ]; then
-		pass "$name${out:+ ($out)}"
-	else
-		fail "$name${out:+: $out}"
-	fi
-	return 0
 }
 
 # wait_until SECONDS CMD... polls CMD every 20 ms until it succeeds. It fails

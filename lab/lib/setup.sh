@@ -30,6 +30,7 @@ setup_dirs() {
 	T=$(mktemp -d /tmp/kk-lab.XXXXXX)
 	chmod 0755 "$T"
 	mkdir -p "$T/log" "$T/pid" "$T/rsyslog" "$T/etc/profiles" "$T/client/home/.knockknock" "$T/run"
+	CHECK_OUT=$T/check.out
 	SOCK=$T/run/knockknock/firewall.sock
 	local id
 	id=$(basename "$T" | tr -dc 'a-zA-Z0-9' | tail -c 6)
