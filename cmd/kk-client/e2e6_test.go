@@ -29,14 +29,8 @@ func TestIPv6KnockThroughShippedFirewall(t *testing.T) {
 	nstest.RequireRoot(t)
 	nstest.EnableLogging(t)
 	cli, srv := nstest.New(t, "e6c"), nstest.New(t, "e6s")
-	ea, eb := "v6"+randHex(3)+"a", "v6"+randHex(3)+"b"
-	cli.Run(t, "ip", "link", "add", ea, "type", "veth", "peer", "name", eb, "netns", srv.Name)
-	for _, a := range []string{"fd00:201:9::1/64", "fd00:201:9::3/64"} {
-		cli.Run(t, "ip", "addr", "add", a, "dev", ea, "nodad")
-	}
-	srv.Run(t, "ip", "addr", "add", "fd00:201:9::2/64", "dev", eb, "nodad")
-	cli.Run(t, "ip", "link", "set", ea, "up")
-	srv.Run(t, "ip", "link", "set", eb, "up")
+	ea, _ := nstest.Link6(t, cli, "fd00:201:9::1/64", srv, "fd00:201:9::2/64")
+	cli.Run(t, "ip", "addr", "add", "fd00:201:9::3/64", "dev", ea, "nodad")
 
 	knockPort := 20000 + int(randUint16()%20000)
 	prefix := "kk6e" + randHex(4) + " "

@@ -23,12 +23,7 @@ func TestKnockIPv6LoggedByServerKernel(t *testing.T) {
 	nstest.RequireRoot(t)
 	nstest.EnableLogging(t)
 	cli, srv := nstest.New(t, "cli6"), nstest.New(t, "srv6")
-	ea, eb := "v6"+randHex(3)+"a", "v6"+randHex(3)+"b"
-	cli.Run(t, "ip", "link", "add", ea, "type", "veth", "peer", "name", eb, "netns", srv.Name)
-	cli.Run(t, "ip", "addr", "add", "fd00:201:8::1/64", "dev", ea, "nodad")
-	srv.Run(t, "ip", "addr", "add", "fd00:201:8::2/64", "dev", eb, "nodad")
-	cli.Run(t, "ip", "link", "set", ea, "up")
-	srv.Run(t, "ip", "link", "set", eb, "up")
+	nstest.Link6(t, cli, "fd00:201:8::1/64", srv, "fd00:201:8::2/64")
 	knockPort := 20000 + int(randUint16()%20000)
 	prefix := "kk6c" + randHex(4) + " "
 	srv.Run(t, "ip6tables", "-A", "INPUT", "-p", "tcp", "--dport", strconv.Itoa(knockPort),

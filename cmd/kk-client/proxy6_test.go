@@ -29,12 +29,7 @@ func TestProxyKnocksIPv6(t *testing.T) {
 	nstest.RequireRoot(t)
 	nstest.EnableLogging(t)
 	cli, srv := nstest.New(t, "p6c"), nstest.New(t, "p6s")
-	ea, eb := "p6"+randHex(3)+"a", "p6"+randHex(3)+"b"
-	cli.Run(t, "ip", "link", "add", ea, "type", "veth", "peer", "name", eb, "netns", srv.Name)
-	cli.Run(t, "ip", "addr", "add", "fd00:201:a::1/64", "dev", ea, "nodad")
-	srv.Run(t, "ip", "addr", "add", "fd00:201:a::2/64", "dev", eb, "nodad")
-	cli.Run(t, "ip", "link", "set", ea, "up")
-	srv.Run(t, "ip", "link", "set", eb, "up")
+	nstest.Link6(t, cli, "fd00:201:a::1/64", srv, "fd00:201:a::2/64")
 
 	knockPort := 20000 + int(randUint16()%20000)
 	prefix := "kkp6" + randHex(4) + " "

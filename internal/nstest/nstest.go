@@ -83,15 +83,28 @@ func (ns *NS) Run(t testing.TB, args ...string) string {
 }
 
 // Link joins a and b with a veth pair and gives each end an address in CIDR
-// form, such as "10.77.0.1/24".
-func Link(t testing.TB, a *NS, aAddr string, b *NS, bAddr string) {
+// form, such as "10.77.0.1/24". It returns the names of a's and b's ends.
+func Link(t testing.TB, a *NS, aAddr string, b *NS, bAddr string) (aDev, bDev string) {
+	t.Helper()
+	return link(t, a, aAddr, b, bAddr)
+}
+
+// Link6 is Link for IPv6 addresses, such as "fd00:201:7::1/64". They are
+// added without duplicate address detection, so they are usable at once.
+func Link6(t testing.TB, a *NS, aAddr string, b *NS, bAddr string) (aDev, bDev string) {
+	t.Helper()
+	return link(t, a, aAddr, b, bAddr, "nodad")
+}
+
+func link(t testing.TB, a *NS, aAddr string, b *NS, bAddr string, flags ...string) (aDev, bDev string) {
 	t.Helper()
 	ea, eb := "v"+a.Name[len(a.Name)-6:]+"a", "v"+b.Name[len(b.Name)-6:]+"b"
 	mustRun(t, "ip", "link", "add", ea, "netns", a.Name, "type", "veth", "peer", "name", eb, "netns", b.Name)
-	a.Run(t, "ip", "addr", "add", aAddr, "dev", ea)
+	a.Run(t, append([]string{"ip", "addr", "add", aAddr, "dev", ea}, flags...)...)
 	a.Run(t, "ip", "link", "set", ea, "up")
-	b.Run(t, "ip", "addr", "add", bAddr, "dev", eb)
+	b.Run(t, append([]string{"ip", "addr", "add", bAddr, "dev", eb}, flags...)...)
 	b.Run(t, "ip", "link", "set", eb, "up")
+	return ea, eb
 }
 
 func mustRun(t testing.TB, args ...string) string {

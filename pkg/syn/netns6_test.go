@@ -80,12 +80,7 @@ var logField6 = regexp.MustCompile(`\b(SRC|DST|LEN|TC|HOPLIMIT|FLOWLBL|SPT|DPT|S
 // usable at once.
 func linkIPv6(t *testing.T) (cli, srv *nstest.NS) {
 	cli, srv = nstest.New(t, "c6"), nstest.New(t, "s6")
-	ea, eb := "v6"+randHex(3)+"a", "v6"+randHex(3)+"b"
-	cli.Run(t, "ip", "link", "add", ea, "type", "veth", "peer", "name", eb, "netns", srv.Name)
-	cli.Run(t, "ip", "addr", "add", "fd00:201:7::1/64", "dev", ea, "nodad")
-	srv.Run(t, "ip", "addr", "add", "fd00:201:7::2/64", "dev", eb, "nodad")
-	cli.Run(t, "ip", "link", "set", ea, "up")
-	srv.Run(t, "ip", "link", "set", eb, "up")
+	nstest.Link6(t, cli, "fd00:201:7::1/64", srv, "fd00:201:7::2/64")
 	return cli, srv
 }
 
