@@ -53,8 +53,14 @@ func main() {
 	if cmd, ok := originalNames[filepath.Base(os.Args[0])]; ok {
 		args = append([]string{cmd}, args...)
 	}
-	os.Exit(exitCode(run(args), os.Stdout, os.Stderr))
+	code := exitCode(run(args), os.Stdout, os.Stderr)
+	stopProfiling()
+	os.Exit(code)
 }
+
+// stopProfiling ends a CPU profile started by cpuprofile.go, which only a
+// build with the kkprofile tag contains.
+var stopProfiling = func() {}
 
 // exitCode reports err as main does and returns the exit status: 0, 1 for
 // a failure, 2 for a usage error (after the usage).

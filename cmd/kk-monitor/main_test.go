@@ -36,7 +36,14 @@ func TestMain(m *testing.M) {
 	binary = filepath.Join(dir, "kk-monitor")
 	// Built as the Makefile builds it (static, no libc mapped), so the
 	// replay benchmarks measure the RSS of the binary that is shipped.
-	build := exec.Command("go", "build", "-trimpath", "-o", binary, ".")
+	// KK_CPUPROFILE=<file> adds cpuprofile.go, so each run of the binary
+	// writes its CPU profile there (go test's -cpuprofile sees only the
+	// test process).
+	args := []string{"build", "-trimpath", "-o", binary}
+	if os.Getenv("KK_CPUPROFILE") != "" {
+		args = append(args, "-tags", "kkprofile")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := build.CombinedOutput()
 	if err != nil {

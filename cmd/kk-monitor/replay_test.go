@@ -97,7 +97,8 @@ func (s *setup) serverProfile(p *profile.Profile) *profile.Profile {
 
 // resetCounters puts every profile's state counter back to 0 for another
 // replay, as kk-monitor's first start would have left it: the one-time
-// take-over of a profile's counter file (an fsync'd write per profile) is
+// take-over of a profile's counter file and the creation of its counter
+// record (fsync'd writes per profile, which a later start finds done) are
 // not part of a replay's start-up.
 func resetCounters(t testing.TB, s *setup, ps []*profile.Profile) {
 	t.Helper()
@@ -108,6 +109,7 @@ func resetCounters(t testing.TB, s *setup, ps []*profile.Profile) {
 		if err := os.Remove(filepath.Join(dir, profile.RecordFile)); err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
 		}
+		must(t, p.PrepareRecord())
 	}
 }
 
