@@ -81,3 +81,31 @@ func BenchmarkFollowFileReplay(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*100_000/b.Elapsed().Seconds(), "lines/s")
 }
+
+// BenchmarkParseJournalJSON measures a journal entry for another port and
+// a knock entry, by ParseJournalJSON and by encoding/json alone
+// (parseJournalStd, which ParseJournalJSON used for every line before
+// scanJournal).
+func BenchmarkParseJournalJSON(b *testing.B) {
+	p := NewParser("REJECT ", testPorts)
+	lines := journalCases(b)
+	for _, bc := range []struct {
+		name string
+		line []byte
+		want Verdict
+	}{{"OtherPort", []byte(lines[1]), OtherPort}, {"Knock", []byte(lines[0]), Loopback}} {
+		for _, f := range []struct {
+			name  string
+			parse func([]byte) (Packet, Verdict)
+		}{{"Scan", p.ParseJournalJSON}, {"EncodingJSON", p.parseJournalStd}} {
+			b.Run(bc.name+"/"+f.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, v := f.parse(bc.line); v != bc.want {
+						b.Fatal(v)
+					}
+				}
+			})
+		}
+	}
+}

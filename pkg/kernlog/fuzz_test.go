@@ -1,6 +1,7 @@
 package kernlog
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"net/netip"
 	"os"
@@ -90,4 +91,79 @@ func FuzzParseJournalJSON(f *testing.F) {
 			t.Fatalf("accepted %+v", pkt)
 		}
 	})
+}
+
+// journalFastCases are entries on which scanJournal's decisions turn:
+// duplicates, other spellings of the keys, escapes, whitespace, values that
+// are not strings, truncations.
+var journalFastCases = []string{
+	`{}`, `{`, `}`, ``, `{"_TRANSPORT":"kernel"}`, `{"MESSAGE":"REJECT x"}`,
+	`{"_TRANSPORT":"kernel","MESSAGE":""}`, `{"_TRANSPORT":"kernel","MESSAGE":null}`,
+	`{"_TRANSPORT":"kernel","MESSAGE":"a","MESSAGE":"b"}`, `{"_TRANSPORT":"user","_TRANSPORT":"kernel","MESSAGE":"x"}`,
+	`{"_transport":"kernel","MESSAGE":"x"}`, `{"_TRANSPORT":"kernel","message":"x"}`, `{"TRANSPORT":"kernel","MESSAGE":"x"}`,
+	`{"_TRANSPORT":"kernel","MeSsAgE":"x","MESSAGE":"y"}`, `{"_TRANSPORT":"kernel","MESS\u0041GE":"x"}`,
+	`{"_TRANSPORT":"kern\u0065l","MESSAGE":"x"}`, `{"_TRANSPORT":"kernel","MESSAGE":"\u0052EJECT x"}`,
+	`{"_TRANSPORT":"kernel","MESSAGE":"a\"b"}`, `{"_TRANSPORT":"kernel","MESSAGE":"a\qb"}`, `{"_TRANSPORT":"kernel","X":"a\u12"}`,
+	`{"_TRANSPORT":"kernel","X":"a\u12G4"}`, `{"_TRANSPORT":"kernel","X":"a\u12f4\n\t\/\\"}`, "{\"_TRANSPORT\":\"kernel\",\"X\":\"a\x01\"}",
+	"{\"_TRANSPORT\":\"kernel\",\"MESSAGE\":\"\xff\"}", "{\"_TRANSPORT\":\"kernel\",\"X\":\"\xff\xfe\"}",
+	"{\"_TRANSPORT\":\"kernel\",\"MESSAGE\":\"\u017f\"}", "{\"_TRAN\u017fPORT\":\"kernel\",\"MESSAGE\":\"x\"}",
+	`{"_TRANSPORT":"kernel","MESSAGE":[82,69]}`, `{"_TRANSPORT":"kernel","MESSAGE":[300]}`, `{"_TRANSPORT":"kernel","N":1}`,
+	`{"_TRANSPORT":"kernel","A":["x","y"]}`, `{"_TRANSPORT":"kernel","O":{"a":"b"}}`, ` {"_TRANSPORT":"kernel"}`,
+	`{"_TRANSPORT":"kernel"} `, `{"_TRANSPORT" : "kernel"}`, `{"_TRANSPORT":"kernel",}`, `{,"_TRANSPORT":"kernel"}`,
+	`{"_TRANSPORT":"kernel""MESSAGE":"x"}`, `{"_TRANSPORT":"kernel","MESSAGE":"x"}}`, `{"_TRANSPORT":"kernel","MESSAGE":"x}`,
+	`{"_TRANSPORT":"kernel","MESSAGE":"x"`, `{"_TRANSPORT":kernel}`, `{"_TRANSPORT":"kernel","MESSAGE":"x"}{}`,
+	`{"_TRANSPORT":"kernel","_-MESSAGE":"x"}`, `{"_TRANSPORT":"kernel","MESSAGE_":"x"}`, `{"_TRANSPORT":"","MESSAGE":"x"}`,
+	`{"_TRANSPORT":null,"MESSAGE":"x"}`, `{"_TRANSPORT":1,"MESSAGE":"x"}`, `{"":"","_TRANSPORT":"kernel","MESSAGE":"x"}`,
+}
+
+// journalCases returns testdata/journald.json's lines and journalFastCases.
+func journalCases(t testing.TB) []string {
+	data, err := os.ReadFile("testdata/journald.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(strings.Split(strings.TrimSpace(string(data)), "\n"), journalFastCases...)
+}
+
+// checkJournalFastPath compares ParseJournalJSON with its definition by
+// encoding/json on line.
+func checkJournalFastPath(t *testing.T, p *Parser, line string) {
+	t.Helper()
+	for i := 0; i+8 <= len(line); i++ {
+		special := false
+		for j := i; j < i+8; j++ {
+			special = special || strClass[line[j]] != strPlain
+		}
+		if got := specialByte(binary.LittleEndian.Uint64([]byte(line[i:]))); got != special {
+			t.Errorf("specialByte(%q) = %v", line[i:i+8], got)
+		}
+	}
+	got, gotV := p.ParseJournalJSON([]byte(line))
+	want, wantV := p.parseJournalStd([]byte(line))
+	if got != want || gotV != wantV {
+		t.Errorf("ParseJournalJSON(%q) = %s, encoding/json reads %s", line, describe(got, gotV), describe(want, wantV))
+	}
+}
+
+func TestJournalFastPathMatchesEncodingJSON(t *testing.T) {
+	p := NewParser("REJECT ", testPorts)
+	for _, c := range journalCases(t) {
+		checkJournalFastPath(t, p, c)
+	}
+	// Every way of cutting a real entry.
+	line := journalCases(t)[0]
+	for i := range len(line) {
+		checkJournalFastPath(t, p, line[:i])
+		checkJournalFastPath(t, p, line[:i]+"}")
+	}
+}
+
+// FuzzJournalFastPath holds scanJournal to encoding/json on whatever the
+// fuzzer finds.
+func FuzzJournalFastPath(f *testing.F) {
+	for _, c := range journalCases(f) {
+		f.Add(c)
+	}
+	p := NewParser("REJECT ", testPorts)
+	f.Fuzz(func(t *testing.T, line string) { checkJournalFastPath(t, p, line) })
 }
