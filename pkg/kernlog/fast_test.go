@@ -51,8 +51,11 @@ func checkFastPaths(t *testing.T, s string) {
 	if gotOK != wantOK || (gotOK && uint64(gotPort) != wantPort) {
 		t.Errorf("leadingPort(%q) = %d, %v; want %d, %v", s, gotPort, gotOK, wantPort, wantOK)
 	}
-	for _, prefix := range []string{"REJECT ", "[1] ", "[", "] REJECT ", "[  1.0] [x"} {
+	for _, prefix := range []string{"REJECT ", "[1] ", "[", "] REJECT ", "[  1.0] [x", "KKLOG12:", "REJECT 0"} {
 		p := NewParser(prefix, nil)
+		if got, want := p.hasPrefix(b), bytes.HasPrefix(b, []byte(prefix)); got != want {
+			t.Errorf("prefix %q, hasPrefix(%q) = %v, want %v", prefix, s, got, want)
+		}
 		got, gotOK := p.afterPrefix(b)
 		want, wantOK := refAfterPrefix([]byte(prefix), b)
 		if gotOK != wantOK || !bytes.Equal(got, want) {
@@ -66,7 +69,8 @@ func fastPathCases(t testing.TB) []string {
 		"DPT=65536", "DPT=123456", "DPT=-1", "DPT=+1", "DPT=1x", "DPT= 1", "DST=1 ID=2 DF DPT=3 SEQ=4",
 		"0", "01", "65535 x", "99999", "4294967297", "[", "[]", "[] ", "[] REJECT x", "[1] REJECT x", "[1]REJECT x",
 		"[ 1.2 ] REJECT x", "[x] REJECT x", "[1] [1] REJECT x", "[12345678901234567890123] REJECT x",
-		"[123456789012345678901234] REJECT x", "[  1.0] [x] REJECT", "REJECT [1] x", "[1] ] REJECT x", "[1] "}
+		"[123456789012345678901234] REJECT x", "[  1.0] [x] REJECT", "REJECT [1] x", "[1] ] REJECT x", "[1] ",
+		"REJECT", "REJECT 0", "REJECT 01", "KKLOG12", "KKLOG12:", "KKLOG12:x", "kKLOG12:x", "[1] KKLOG12:x", "REJECT\x00x"}
 	for _, c := range readCases(t) {
 		cases = append(cases, c.line)
 		if msg, ok := kernelMessage([]byte(c.line)); ok {

@@ -64,7 +64,11 @@ func (v Verdict) String() string {
 // use once built, since parsing does not change it.
 type Parser struct {
 	prefix []byte
-	ports  [1024]uint64 // bit set of knock ports
+	// For a prefix of one to eight bytes (such as "REJECT "), the prefix as
+	// a little-endian word and the mask of its bytes, so that a message of
+	// eight bytes or more is compared with it in one step.
+	prefixWord, prefixMask uint64
+	ports                  [1024]uint64 // bit set of knock ports
 }
 
 // NewParser returns a parser for lines whose kernel message starts with
@@ -72,6 +76,12 @@ type Parser struct {
 // destination port is one of ports.
 func NewParser(prefix string, ports []uint16) *Parser {
 	p := &Parser{prefix: []byte(prefix)}
+	if n := len(prefix); n > 0 && n <= 8 {
+		var w [8]byte
+		copy(w[:], prefix)
+		p.prefixWord = binary.LittleEndian.Uint64(w[:])
+		p.prefixMask = ^uint64(0) >> (64 - 8*n)
+	}
 	for _, port := range ports {
 		p.ports[port>>6] |= 1 << (port & 63)
 	}
@@ -130,18 +140,27 @@ func (p *Parser) afterPrefix(msg []byte) ([]byte, bool) {
 	rest, stamp := splitPrintkTime(msg)
 	if stamp != nil {
 		switch {
-		case bytes.HasPrefix(rest, p.prefix) && validPrintkTime(stamp):
+		case p.hasPrefix(rest) && validPrintkTime(stamp):
 			return rest[len(p.prefix):], true
-		case !bytes.HasPrefix(msg, p.prefix) || validPrintkTime(stamp):
+		case !p.hasPrefix(msg) || validPrintkTime(stamp):
 			// Not after the timestamp, and either not at the start or the
 			// timestamp is valid, so the message does not start there.
 			return nil, false
 		}
 	}
-	if !bytes.HasPrefix(msg, p.prefix) {
+	if !p.hasPrefix(msg) {
 		return nil, false
 	}
 	return msg[len(p.prefix):], true
+}
+
+// hasPrefix reports whether b starts with the log prefix: bytes.HasPrefix,
+// in one comparison where the prefix is a word and b at least one.
+func (p *Parser) hasPrefix(b []byte) bool {
+	if p.prefixMask != 0 && len(b) >= 8 {
+		return binary.LittleEndian.Uint64(b)&p.prefixMask == p.prefixWord
+	}
+	return bytes.HasPrefix(b, p.prefix)
 }
 
 var (
