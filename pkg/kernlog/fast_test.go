@@ -46,6 +46,14 @@ func checkFastPaths(t *testing.T, s string) {
 	if got, want := indexDPT(b), refIndexField(b); got != want {
 		t.Errorf("indexDPT(%q) = %d, want %d", s, got, want)
 	}
+	if len(b) > 0 && b[0] == '[' { // splitPrintkTime's validity is validPrintkTime's
+		if end := bytes.IndexByte(b[:min(len(b), 24)], ']'); end > 0 && end+1 < len(b) && b[end+1] == ' ' {
+			rest, stamped, valid := splitPrintkTime(b)
+			if !stamped || valid != validPrintkTime(b[1:end]) || !bytes.Equal(rest, b[end+2:]) {
+				t.Errorf("splitPrintkTime(%q) = %q, %v, %v", s, rest, stamped, valid)
+			}
+		}
+	}
 	gotPort, gotOK := leadingPort(b)
 	wantPort, wantOK := parseUint(token(b), 0xffff)
 	if gotOK != wantOK || (gotOK && uint64(gotPort) != wantPort) {

@@ -115,7 +115,7 @@ func (p *Parser) ParseSyslog(line []byte) (Packet, Verdict) {
 // on that namespace's lo, and the kernel writes it like any other line.
 func (p *Parser) ParseMessage(msg []byte) (Packet, Verdict) {
 	body, ok := p.afterPrefix(msg)
-	if !ok || !bytes.HasPrefix(body, inField) {
+	if !ok || len(body) < 3 || body[0] != 'I' || body[1] != 'N' || body[2] != '=' { // IN=
 		return Packet{}, NoPrefix
 	}
 	// Cheap refusals first: most lines go to other ports or protocols.
@@ -131,18 +131,18 @@ func (p *Parser) ParseMessage(msg []byte) (Packet, Verdict) {
 
 // afterPrefix returns what follows the log prefix in msg, after a printk
 // timestamp if there is one (see splitPrintkTime and validPrintkTime). The
-// timestamp's bytes are checked only when the prefix follows it, so a line
+// timestamp's validity counts only when the prefix follows it, so a line
 // with another prefix costs a few comparisons.
 func (p *Parser) afterPrefix(msg []byte) ([]byte, bool) {
 	if len(p.prefix) == 0 {
 		return nil, false
 	}
-	rest, stamp := splitPrintkTime(msg)
-	if stamp != nil {
+	rest, stamped, valid := splitPrintkTime(msg)
+	if stamped {
 		switch {
-		case p.hasPrefix(rest) && validPrintkTime(stamp):
+		case p.hasPrefix(rest) && valid:
 			return rest[len(p.prefix):], true
-		case !p.hasPrefix(msg) || validPrintkTime(stamp):
+		case !p.hasPrefix(msg) || valid:
 			// Not after the timestamp, and either not at the start or the
 			// timestamp is valid, so the message does not start there.
 			return nil, false
@@ -165,7 +165,6 @@ func (p *Parser) hasPrefix(b []byte) bool {
 
 var (
 	inLoopback = []byte("IN=lo ")
-	inField    = []byte("IN=")
 	dptField   = []byte("DPT=")
 )
 

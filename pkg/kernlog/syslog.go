@@ -88,24 +88,38 @@ func rfc3339Len(b []byte) int {
 var printkChars = [256]bool{' ': true, '.': true, '0': true, '1': true, '2': true, '3': true,
 	'4': true, '5': true, '6': true, '7': true, '8': true, '9': true}
 
+// printkOther is 1 for the bytes printkChars does not allow, so that a loop
+// can collect them without a branch.
+var printkOther = func() (t [256]uint8) {
+	for c, ok := range printkChars {
+		if !ok {
+			t[c] = 1
+		}
+	}
+	return t
+}()
+
 // splitPrintkTime splits msg after what has the shape of a printk timestamp:
 // '[', the first ']' among the next 23 bytes, and a space. It returns what
-// follows and the bytes between the brackets (nil if there is no such
-// shape), which validPrintkTime must then accept. Splitting first lets a
-// line with another log prefix be refused before its timestamp is read.
-func splitPrintkTime(msg []byte) (rest, stamp []byte) {
+// follows, whether there is such a shape, and whether the bytes between the
+// brackets are valid (validPrintkTime), which is noted in the same pass:
+// the caller looks at it only if the log prefix follows, so a line with
+// another prefix is refused whatever its timestamp holds.
+func splitPrintkTime(msg []byte) (rest []byte, stamped, valid bool) {
 	if len(msg) == 0 || msg[0] != '[' {
-		return msg, nil
+		return msg, false, false
 	}
 	n := min(len(msg), 24)
 	end := 1
+	var other uint8
 	for end < n && msg[end] != ']' {
+		other |= printkOther[msg[end]]
 		end++
 	}
 	if end == n || end+1 >= len(msg) || msg[end+1] != ' ' {
-		return msg, nil
+		return msg, false, false
 	}
-	return msg[end+2:], msg[1:end]
+	return msg[end+2:], true, other == 0
 }
 
 // validPrintkTime reports whether stamp holds only the spaces, digits and
