@@ -46,6 +46,13 @@ func checkFastPaths(t *testing.T, s string) {
 	if got, want := indexDPT(b), refIndexField(b); got != want {
 		t.Errorf("indexDPT(%q) = %d, want %d", s, got, want)
 	}
+	// quickCheck never refuses what the full scan accepts.
+	p := NewParser("REJECT ", testPorts)
+	if v := p.quickCheck(b); v != Knock {
+		if _, scan := p.parseFields(b); scan == Knock {
+			t.Errorf("quickCheck(%q) = %s, but the scan accepts it", s, v)
+		}
+	}
 	if len(b) > 0 && b[0] == '[' { // splitPrintkTime's validity is validPrintkTime's
 		if end := bytes.IndexByte(b[:min(len(b), 24)], ']'); end > 0 && end+1 < len(b) && b[end+1] == ' ' {
 			rest, stamped, valid := splitPrintkTime(b)
@@ -78,7 +85,9 @@ func fastPathCases(t testing.TB) []string {
 		"0", "01", "65535 x", "99999", "4294967297", "[", "[]", "[] ", "[] REJECT x", "[1] REJECT x", "[1]REJECT x",
 		"[ 1.2 ] REJECT x", "[x] REJECT x", "[1] [1] REJECT x", "[12345678901234567890123] REJECT x",
 		"[123456789012345678901234] REJECT x", "[  1.0] [x] REJECT", "REJECT [1] x", "[1] ] REJECT x", "[1] ",
-		"REJECT", "REJECT 0", "REJECT 01", "KKLOG12", "KKLOG12:", "KKLOG12:x", "kKLOG12:x", "[1] KKLOG12:x", "REJECT\x00x"}
+		"REJECT", "REJECT 0", "REJECT 01", "KKLOG12", "KKLOG12:", "KKLOG12:x", "kKLOG12:x", "[1] KKLOG12:x", "REJECT\x00x",
+		"DPT=1 DPT=4444", "DPT=4444 DPT=1", "xDPT=1", "DPT=DPT=1", "DPTDPT=1 DPT=2", "1234567DPT=1", "DDDDDDDDDDDDDDDD DPT=4444",
+		"DPT=4444 DDDDDDDDDDDDDDDDDDD", "DPT=", "DPT=4444", "DEDEDEDEDEDE DPT=7 DEDEDE"}
 	for _, c := range readCases(t) {
 		cases = append(cases, c.line)
 		if msg, ok := kernelMessage([]byte(c.line)); ok {
