@@ -16,8 +16,8 @@
 # everything it creates is removed on exit, failure or Ctrl-C.
 # Environment: KK_LAB_BIN (binaries, default ./bin), KK_LAB_USER (default
 # knockknock), KK_LAB_DELAY (seconds, default 4; 15 for bench), KK_LAB_KEEP=1 keeps
-# the temp dir, KK_BENCH_KNOCKS (default 50), KK_BENCH_ONLY=client (bench: the
-# client start part only).
+# the temp dir, KK_BENCH_KNOCKS (default 50), KK_BENCH_ONLY=client, wire or
+# flood (bench: only the client start, the wire -> rule or the flood part).
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -146,6 +146,8 @@ main() {
 			bench_client_start
 		elif [ "${KK_BENCH_ONLY:-}" = flood ]; then
 			bench_spoofed_flood
+		elif [ "${KK_BENCH_ONLY:-}" = wire ]; then
+			run_bench
 		else
 			run_bench && bench_client_start && bench_spoofed_flood
 		fi

@@ -7,7 +7,9 @@
 # kk's columns: 1 wire -> rule, 2 wire -> kern.log line, 3 line -> monitor
 # starts on it, 4 verify, 5 counter, 6 gRPC, 7 helper start -> rule,
 # 8 rule -> helper's answer, 9 kk-client start -> wire, 10 kk-client start
-# -> exit. knockd's and fwknop's: 1 wire -> rule.
+# -> exit, 11 wire -> the LOG line readable in /dev/kmsg (the kernel woke its
+# log readers), 12 that -> the line in kern.log (rsyslogd). knockd's and
+# fwknop's: 1 wire -> rule.
 
 # dur converts a Go duration as slog prints it (850µs, 1.2ms, 2s) to seconds.
 function dur(s,    n, u) {
@@ -42,7 +44,8 @@ function flush(    start, fwstart) {
 		start = mon - verify - counter - open
 		fwstart = fw - took
 		print ms(rule - wire), ms(kern - wire), ms(start - kern), ms(verify), ms(counter), ms(open - took),
-			ms(rule - fwstart), ms(fw - rule), ms(wire - t0), (tex ? ms(tex - t0) : "-")
+			ms(rule - fwstart), ms(fw - rule), ms(wire - t0), (tex ? ms(tex - t0) : "-"),
+			(kmsg ? ms(kmsg - wire) : "-"), (kmsg ? ms(kern - kmsg) : "-")
 		return
 	}
 	if (!wire || !rule) {
@@ -55,7 +58,7 @@ function flush(    start, fwstart) {
 $2 == "mark" {
 	flush()
 	kind = $3; port = $4; t0 = $1
-	wire = kern = mon = fw = rule = tex = 0
+	wire = kmsg = kern = mon = fw = rule = tex = 0
 	verify = counter = open = took = 0
 	next
 }
@@ -68,6 +71,7 @@ $2 == "rule" && wire && !rule {
 		rule = $1
 	next
 }
+kind == "kk" && $2 == "kmsg" && wire && !kmsg && index($0, "SRC=" client " ") && index($0, "DPT=" kport " ") { kmsg = $1; next }
 kind == "kk" && $2 == "line" && $3 == "kern" && !kern && index($0, "SRC=" client " ") && index($0, "DPT=" kport " ") { kern = $1; next }
 kind == "kk" && $2 == "line" && $3 == "mon" && $0 ~ /knock accepted/ && field("port") == port {
 	mon = $1; verify = dur(field("verify")); counter = dur(field("counter")); open = dur(field("open"))

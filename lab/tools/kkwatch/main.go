@@ -5,13 +5,21 @@
 //	<seconds.micros> wire <src> <dport>      a TCP SYN or UDP datagram to a watched port arrived on -iface
 //	<seconds.micros> rule <table> <chain>    nf_tables committed a new rule (as `nft monitor` sees it)
 //	<seconds.micros> line <name> <text>      a line became readable in a watched file
+//	<seconds.micros> kmsg <text>             a kernel log record became readable in /dev/kmsg (-kmsg)
 //
 // Run it inside the server's network namespace: the rule events are those of
 // the namespace it starts in. The wire time is the kernel's receive
 // timestamp of the packet (SO_TIMESTAMPNS on an AF_PACKET socket); the rule
 // time is when the nf_tables commit notification reached this process, the
 // same multicast group (NFNLGRP_NFTABLES) `nft monitor` listens to; a line's
-// time is when inotify woke this process for the write that completed it.
+// time is when inotify woke this process for the write that completed it; a
+// kmsg record's time is when a read of /dev/kmsg blocked on it returned,
+// i.e. when the kernel woke its log readers, rsyslogd's among them. That
+// wake-up is not immediate: printk defers it to an irq_work that runs at the
+// next timer tick (wake_up_klogd_work, IRQ_WORK_INIT_LAZY in
+// kernel/printk/printk.c), so a LOG line waits 0 to 1/HZ (4 ms at HZ=250)
+// before any logger can read it. Every reader of /dev/kmsg has its own
+// position, so this one takes nothing from rsyslogd.
 // It is not installed by make install.
 //
 // Usage:
@@ -73,6 +81,7 @@ func run(args []string) error {
 	portList := fs.String("ports", "", "comma-separated TCP (SYN) or UDP destination ports to stamp packets for")
 	var files fileFlag
 	fs.Var(&files, "file", "NAME=PATH of a file whose new lines are stamped (repeatable; the file must exist)")
+	kmsg := fs.Bool("kmsg", false, "stamp each new kernel log record when it becomes readable in /dev/kmsg")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -88,8 +97,8 @@ func run(args []string) error {
 		ports[uint16(n)] = true
 	}
 	o := &out{w: bufio.NewWriter(os.Stdout)}
-	errc := make(chan error, 3)
-	ready := make(chan struct{}, 3)
+	errc := make(chan error, 4)
+	ready := make(chan struct{}, 4)
 	n := 0
 	go func() { errc <- watchRules(o, ready) }()
 	n++
@@ -99,6 +108,10 @@ func run(args []string) error {
 	}
 	if len(files) > 0 {
 		go func() { errc <- watchFiles(o, files, ready) }()
+		n++
+	}
+	if *kmsg {
+		go func() { errc <- watchKmsg(o, ready) }()
 		n++
 	}
 	for i := 0; i < n; i++ {
@@ -231,6 +244,39 @@ func watchWire(o *out, iface string, ports map[uint16]bool, ready chan<- struct{
 		}
 		src := netip.AddrFrom4([4]byte(p[12:16]))
 		o.emit(t, "wire %s %d", src, dport)
+	}
+}
+
+// watchKmsg reports each kernel log record written after it starts, when a
+// blocking read of /dev/kmsg returns it. Records the ring overwrote before
+// they were read (EPIPE) are reported as lost.
+func watchKmsg(o *out, ready chan<- struct{}) error {
+	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening /dev/kmsg: %w", err)
+	}
+	if _, err := unix.Seek(fd, 0, io.SeekEnd); err != nil {
+		return fmt.Errorf("seeking to the end of /dev/kmsg: %w", err)
+	}
+	ready <- struct{}{}
+	buf := make([]byte, 8192) // a record is at most about 1 KiB of text
+	for {
+		n, err := unix.Read(fd, buf)
+		t := time.Now()
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EPIPE):
+			o.emit(t, "lost kernel log records (the ring overwrote them)")
+			continue
+		case err != nil:
+			return fmt.Errorf("reading /dev/kmsg: %w", err)
+		}
+		// "PRI,SEQ,USEC,FLAGS;TEXT\n", then continuation lines.
+		rec, _, _ := bytes.Cut(buf[:n], []byte("\n"))
+		if _, text, ok := bytes.Cut(rec, []byte(";")); ok {
+			o.emit(t, "kmsg %s", text)
+		}
 	}
 }
 
