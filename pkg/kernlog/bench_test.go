@@ -109,3 +109,17 @@ func BenchmarkParseJournalJSON(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCursorRecord measures FollowJournal's per-entry bookkeeping:
+// finding and keeping the entry's __CURSOR.
+func BenchmarkCursorRecord(b *testing.B) {
+	line := []byte(journalCases(b)[1])
+	var c Cursor
+	b.ReportAllocs()
+	for b.Loop() {
+		c.record(line)
+	}
+	if c.String() == "" {
+		b.Fatal("no cursor")
+	}
+}

@@ -1,6 +1,7 @@
 package kernlog
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"net/netip"
@@ -113,7 +114,8 @@ var journalFastCases = []string{
 	`{"_TRANSPORT":"kernel""MESSAGE":"x"}`, `{"_TRANSPORT":"kernel","MESSAGE":"x"}}`, `{"_TRANSPORT":"kernel","MESSAGE":"x}`,
 	`{"_TRANSPORT":"kernel","MESSAGE":"x"`, `{"_TRANSPORT":kernel}`, `{"_TRANSPORT":"kernel","MESSAGE":"x"}{}`,
 	`{"_TRANSPORT":"kernel","_-MESSAGE":"x"}`, `{"_TRANSPORT":"kernel","MESSAGE_":"x"}`, `{"_TRANSPORT":"","MESSAGE":"x"}`,
-	`{"_TRANSPORT":null,"MESSAGE":"x"}`, `{"_TRANSPORT":1,"MESSAGE":"x"}`, `{"":"","_TRANSPORT":"kernel","MESSAGE":"x"}`,
+	`{"_TRANSPORT":null,"MESSAGE":"x"}`, `"__CURSOR":"`, `{"__CURSOR":"`, `x"__CURSOR":"a"`, `{"___CURSOR":"a","__CURSOR":"b"}`,
+	`{"_":"__CURSOR","__CURSOR":"c"}`, `{"__CURSOR" :"c"}`, `{"__CURSOR":`, `{"__CURSOR":"`, `{"_TRANSPORT":1,"MESSAGE":"x"}`, `{"":"","_TRANSPORT":"kernel","MESSAGE":"x"}`,
 }
 
 // journalCases returns testdata/journald.json's lines and journalFastCases.
@@ -137,6 +139,9 @@ func checkJournalFastPath(t *testing.T, p *Parser, line string) {
 		if got := specialByte(binary.LittleEndian.Uint64([]byte(line[i:]))); got != special {
 			t.Errorf("specialByte(%q) = %v", line[i:i+8], got)
 		}
+	}
+	if got, want := indexCursorKey([]byte(line)), bytes.Index([]byte(line), cursorKey); got != want {
+		t.Errorf("indexCursorKey(%q) = %d, want %d", line, got, want)
 	}
 	got, gotV := p.ParseJournalJSON([]byte(line))
 	want, wantV := p.parseJournalStd([]byte(line))

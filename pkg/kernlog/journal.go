@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -49,10 +50,13 @@ func (c *Cursor) String() string { return string(c.c) }
 // JSON string is escaped, so this cannot match inside a MESSAGE.
 var cursorKey = []byte(`"__CURSOR":"`)
 
+// cursorWord is "__CURSOR" as a little-endian 64-bit word.
+const cursorWord = '_' | '_'<<8 | 'C'<<16 | 'U'<<24 | 'R'<<32 | 'S'<<40 | 'O'<<48 | 'R'<<56
+
 // record stores the cursor of entry, a `journalctl -o json` line; a line
 // without one leaves c as it was.
 func (c *Cursor) record(entry []byte) {
-	i := bytes.Index(entry, cursorKey)
+	i := indexCursorKey(entry)
 	if i < 0 {
 		return
 	}
@@ -62,6 +66,30 @@ func (c *Cursor) record(entry []byte) {
 		return
 	}
 	c.c = append(c.c[:0], v[:end]...)
+}
+
+// indexCursorKey is bytes.Index(entry, cursorKey), found by looking at the
+// underscores: bytes.Index looks at every quote, of which a JSON entry has
+// four times as many, and takes as long as parsing the entry.
+func indexCursorKey(entry []byte) int {
+	if len(entry) < len(cursorKey) {
+		return -1
+	}
+	for off := 1; ; {
+		i := bytes.IndexByte(entry[off:], '_')
+		if i < 0 {
+			return -1
+		}
+		at := off + i // where "__CURSOR" would start
+		if at+len(cursorKey)-1 > len(entry) {
+			return -1
+		}
+		if entry[at-1] == '"' && binary.LittleEndian.Uint64(entry[at:]) == cursorWord &&
+			entry[at+8] == '"' && entry[at+9] == ':' && entry[at+10] == '"' {
+			return at - 1
+		}
+		off = at + 1
+	}
 }
 
 // FollowJournal runs argv, a journalctl command printing one JSON entry per

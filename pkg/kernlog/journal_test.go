@@ -62,6 +62,11 @@ func TestFollowJournal(t *testing.T) {
 	argv := []string{"journalctl", "--file=" + journal, "-k", "-f", "-n", "all", "-o", "json", "--no-pager"}
 	go func() {
 		done <- FollowJournal(ctx, argv, JournalOptions{}, func(l []byte) {
+			// journalctl's own output is what scanJournal reads without
+			// encoding/json.
+			if _, ok := scanJournal(l); !ok {
+				t.Errorf("scanJournal leaves journalctl's entry to encoding/json: %q", l)
+			}
 			pkt, v := p.ParseJournalJSON(l)
 			mu.Lock()
 			defer mu.Unlock()
