@@ -17,7 +17,9 @@
 # Environment: KK_LAB_BIN (binaries, default ./bin), KK_LAB_USER (default
 # knockknock), KK_LAB_DELAY (seconds, default 4; 15 for bench), KK_LAB_KEEP=1 keeps
 # the temp dir, KK_BENCH_KNOCKS (default 50), KK_BENCH_ONLY=client, wire or
-# flood (bench: only the client start, the wire -> rule or the flood part).
+# flood (bench: only the client start, the wire -> rule or the flood part),
+# KK_LAB_FIREWALL_BACKEND (kk-firewall's --backend, default auto; iptables
+# measures the exec path).
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "$0")" && pwd)

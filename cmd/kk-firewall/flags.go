@@ -22,6 +22,7 @@ func runFlags(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.policy.MaxDuration, "max-duration", firewall.DefaultMaxDuration, "longest opening allowed")
 	fs.IntVar(&o.policy.MaxOpenings, "max-openings", firewall.DefaultMaxOpenings, "most live openings allowed")
 	fs.DurationVar(&o.idleExit, "idle-exit", 60*time.Second, "exit after this long with no RPC and no pending opening (0: never)")
+	fs.StringVar(&o.backend, "backend", string(firewall.BackendAuto), "how an opening's rule is written: \"auto\" (over nf_tables netlink where iptables is iptables-nft and the start-up check passes, else by running iptables) or \"iptables\" (always run iptables)")
 	fs.BoolVar(&o.policy.AllowLoopback, "allow-loopback", false, "accept loopback source addresses (for tests only)")
 	versionFlag(fs)
 	return fs

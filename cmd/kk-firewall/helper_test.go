@@ -204,3 +204,36 @@ func goTool() string {
 	}
 	return "/usr/local/go/bin/go"
 }
+
+// backends are the --backend values the promise tests run under: the
+// netlink writer and the iptables command it falls back to.
+var backends = []string{"auto", "iptables"}
+
+// forBackends runs f as a parallel subtest per backend.
+func forBackends(t *testing.T, f func(t *testing.T, backend string)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			f(t, b)
+		})
+	}
+}
+
+// startBackend runs kk-firewall --backend backend in ns and checks from
+// its log that both families write rules as backend says: with auto, over
+// netlink, which the start-up check allows on an iptables-nft host such
+// as this one; a test that meant to cover the netlink writer must not
+// pass on the fallback.
+func startBackend(t testing.TB, ns *nstest.NS, sock, backend string, args ...string) *helper {
+	t.Helper()
+	h := startHelper(t, ns, sock, append([]string{"--backend", backend}, args...)...)
+	want := "opening rules are written over nf_tables netlink"
+	if backend == "iptables" {
+		want = "(backend iptables)"
+	}
+	if n := strings.Count(h.log.String(), want); n != 2 {
+		t.Fatalf("--backend %s: %d families log %q, want 2:\n%s", backend, n, want, h.log)
+	}
+	return h
+}

@@ -31,43 +31,53 @@ func firstInputRule(t *testing.T, ns *nstest.NS, ipt string) string {
 	return ""
 }
 
-// TestOpenPutsBackTheJump deletes INPUT's jump to KNOCKKNOCK, or flushes
-// INPUT and reloads a policy without it, and checks that the next Open puts
-// the jump back first in INPUT and really admits the connection, for IPv4
-// and IPv6.
+// TestOpenPutsBackTheJump deletes INPUT's jump to KNOCKKNOCK, flushes
+// INPUT and reloads a policy without it, puts a rule above it or adds a
+// second jump, and checks that the next Open puts the jump back first and
+// alone in INPUT and really admits the connection, for IPv4 and IPv6 and
+// with both backends (the netlink one reads INPUT over netlink and must
+// leave every such case to iptables).
 func TestOpenPutsBackTheJump(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		spoil func(t *testing.T, l *lab, ipt string)
+		warn  string
 	}{
-		{"jump deleted", func(t *testing.T, l *lab, ipt string) { l.srv.Run(t, ipt, "-D", "INPUT", "-j", "KNOCKKNOCK") }},
-		{"INPUT flushed and reloaded", func(t *testing.T, l *lab, ipt string) { l.srv.Run(t, ipt, "-F", "INPUT"); labRules(t, l, ipt) }},
+		{"jump deleted", func(t *testing.T, l *lab, ipt string) { l.srv.Run(t, ipt, "-D", "INPUT", "-j", "KNOCKKNOCK") }, "was missing"},
+		{"INPUT flushed and reloaded", func(t *testing.T, l *lab, ipt string) { l.srv.Run(t, ipt, "-F", "INPUT"); labRules(t, l, ipt) }, "was missing"},
+		{"rule inserted above", func(t *testing.T, l *lab, ipt string) {
+			l.srv.Run(t, ipt, "-I", "INPUT", "1", "-p", "udp", "--dport", "9", "-j", "DROP")
+		}, "was not the first INPUT rule"},
+		{"second jump", func(t *testing.T, l *lab, ipt string) { l.srv.Run(t, ipt, "-A", "INPUT", "-j", "KNOCKKNOCK") }, "was not the first INPUT rule"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			l := newLab(t)
-			h := startHelper(t, l.srv, filepath.Join(socketDir(t), "fw.sock"))
-			c := h.client(t)
-			for _, f := range []struct{ ipt, src, dst string }{{"iptables", l.allowed, l.dst}, {"ip6tables", l.allowed6, l.dst6}} {
-				tc.spoil(t, l, f.ipt)
-				if got := firstInputRule(t, l.srv, f.ipt); got == "-A INPUT -j KNOCKKNOCK" {
-					t.Fatalf("%s: setup left the jump first", f.ipt)
+			forBackends(t, func(t *testing.T, backend string) {
+				l := newLab(t)
+				h := startBackend(t, l.srv, filepath.Join(socketDir(t), "fw.sock"), backend)
+				c := h.client(t)
+				for _, f := range []struct{ ipt, src, dst string }{{"iptables", l.allowed, l.dst}, {"ip6tables", l.allowed6, l.dst6}} {
+					tc.spoil(t, l, f.ipt)
+					input := l.srv.Run(t, f.ipt, "-S", "INPUT")
+					if firstInputRule(t, l.srv, f.ipt) == "-A INPUT -j KNOCKKNOCK" && strings.Count(input, "-j KNOCKKNOCK") == 1 {
+						t.Fatalf("%s: setup left the jump first and alone:\n%s", f.ipt, input)
+					}
+					open(t, c, f.src, l.port, 30*time.Second)
+					if got := firstInputRule(t, l.srv, f.ipt); got != "-A INPUT -j KNOCKKNOCK" {
+						t.Errorf("%s: first INPUT rule after Open = %q, want the jump", f.ipt, got)
+					}
+					if n := strings.Count(l.srv.Run(t, f.ipt, "-S", "INPUT"), "-j KNOCKKNOCK"); n != 1 {
+						t.Errorf("%s: %d jumps in INPUT, want 1", f.ipt, n)
+					}
+					if !connects(t, l.cli, f.src, f.dst) {
+						t.Errorf("%s: Open succeeded but the connection was refused", f.ipt)
+					}
 				}
-				open(t, c, f.src, l.port, 30*time.Second)
-				if got := firstInputRule(t, l.srv, f.ipt); got != "-A INPUT -j KNOCKKNOCK" {
-					t.Errorf("%s: first INPUT rule after Open = %q, want the jump", f.ipt, got)
+				if n := strings.Count(h.log.String(), tc.warn+"; re-inserted it at position 1"); n != 2 {
+					t.Errorf("%d warnings %q, want one per family:\n%s", n, tc.warn, h.log)
 				}
-				if n := strings.Count(l.srv.Run(t, f.ipt, "-S", "INPUT"), "-j KNOCKKNOCK"); n != 1 {
-					t.Errorf("%s: %d jumps in INPUT, want 1", f.ipt, n)
-				}
-				if !connects(t, l.cli, f.src, f.dst) {
-					t.Errorf("%s: Open succeeded but the connection was refused", f.ipt)
-				}
-			}
-			if n := strings.Count(h.log.String(), "was missing; re-inserted it at position 1"); n != 2 {
-				t.Errorf("%d warnings about the missing jump, want one per family:\n%s", n, h.log)
-			}
+			})
 		})
 	}
 }

@@ -37,59 +37,64 @@ func open(t *testing.T, m firewall.Manager, ip string, port uint16, d time.Durat
 
 func TestOpenAdmitsOnlyThatAddressUntilDeadline(t *testing.T) {
 	t.Parallel()
-	l := newLab(t)
-	h := startHelper(t, l.srv, filepath.Join(socketDir(t), "fw.sock"))
-	if connects(t, l.cli, l.allowed, l.dst) {
-		t.Fatal("connection admitted before any opening; the lab's DROP rule does not work")
-	}
-	c := h.client(t)
-	o := open(t, c, l.allowed, l.port, 7*time.Second)
-	if got, want := chain(t, l.srv, "iptables"), []string{wantRule(l.allowed, l.port, o.Deadline, "lab")}; !slices.Equal(got, want) {
-		t.Fatalf("chain after Open:\n%q\nwant\n%q", got, want)
-	}
-	// Each failed attempt takes 2 s; all happen well before the deadline.
-	if !connects(t, l.cli, l.allowed, l.dst) {
-		t.Fatal("connection from the allowed address was refused")
-	}
-	if connects(t, l.cli, l.allowed, l.dst) {
-		t.Error("a second new connection was admitted; the limit match should admit one")
-	}
-	if connects(t, l.cli, l.other, l.dst) {
-		t.Error("connection from another address was admitted")
-	}
-	if time.Now().After(o.Deadline) {
-		t.Fatalf("machine too slow: checks ran past the deadline %v", o.Deadline)
-	}
-	if input := strings.Split(l.srv.Run(t, "iptables", "-S", "INPUT"), "\n"); len(input) < 2 || input[1] != "-A INPUT -j KNOCKKNOCK" {
-		t.Errorf("INPUT does not jump to KNOCKKNOCK at position 1:\n%s", strings.Join(input, "\n"))
-	}
-	waitFor(t, time.Until(o.Deadline)+5*time.Second, "rule removal", func() bool { return len(chain(t, l.srv, "iptables")) == 0 })
-	t.Logf("rule removed %v after its deadline", time.Since(o.Deadline))
-	if time.Now().Before(o.Deadline) {
-		t.Fatalf("rule removed before its deadline %v", o.Deadline)
-	}
-	if connects(t, l.cli, l.allowed, l.dst) {
-		t.Error("connection admitted after the deadline")
-	}
+	forBackends(t, func(t *testing.T, backend string) {
+		l := newLab(t)
+		h := startBackend(t, l.srv, filepath.Join(socketDir(t), "fw.sock"), backend)
+		if connects(t, l.cli, l.allowed, l.dst) {
+			t.Fatal("connection admitted before any opening; the lab's DROP rule does not work")
+		}
+		c := h.client(t)
+		o := open(t, c, l.allowed, l.port, 7*time.Second)
+		if got, want := chain(t, l.srv, "iptables"), []string{wantRule(l.allowed, l.port, o.Deadline, "lab")}; !slices.Equal(got, want) {
+			t.Fatalf("chain after Open:\n%q\nwant\n%q", got, want)
+		}
+		l.srv.Run(t, "sh", "-c", "iptables "+strings.Replace(wantRule(l.allowed, l.port, o.Deadline, "lab"), "-A ", "-C ", 1))
+		// Each failed attempt takes 2 s; all happen well before the deadline.
+		if !connects(t, l.cli, l.allowed, l.dst) {
+			t.Fatal("connection from the allowed address was refused")
+		}
+		if connects(t, l.cli, l.allowed, l.dst) {
+			t.Error("a second new connection was admitted; the limit match should admit one")
+		}
+		if connects(t, l.cli, l.other, l.dst) {
+			t.Error("connection from another address was admitted")
+		}
+		if time.Now().After(o.Deadline) {
+			t.Fatalf("machine too slow: checks ran past the deadline %v", o.Deadline)
+		}
+		if input := strings.Split(l.srv.Run(t, "iptables", "-S", "INPUT"), "\n"); len(input) < 2 || input[1] != "-A INPUT -j KNOCKKNOCK" {
+			t.Errorf("INPUT does not jump to KNOCKKNOCK at position 1:\n%s", strings.Join(input, "\n"))
+		}
+		waitFor(t, time.Until(o.Deadline)+5*time.Second, "rule removal", func() bool { return len(chain(t, l.srv, "iptables")) == 0 })
+		t.Logf("rule removed %v after its deadline", time.Since(o.Deadline))
+		if time.Now().Before(o.Deadline) {
+			t.Fatalf("rule removed before its deadline %v", o.Deadline)
+		}
+		if connects(t, l.cli, l.allowed, l.dst) {
+			t.Error("connection admitted after the deadline")
+		}
+	})
 }
 
 func TestIPv6OpeningUsesIP6Tables(t *testing.T) {
 	t.Parallel()
-	l := newLab(t)
-	h := startHelper(t, l.srv, filepath.Join(socketDir(t), "fw.sock"))
-	if connects(t, l.cli, l.allowed6, l.dst6) {
-		t.Fatal("IPv6 connection admitted before any opening")
-	}
-	o := open(t, h.client(t), l.allowed6, l.port, 3*time.Second)
-	if got := chain(t, l.srv, "ip6tables"); !slices.Equal(got, []string{wantRule(l.allowed6, l.port, o.Deadline, "lab")}) {
-		t.Fatalf("ip6tables chain = %q", got)
-	}
-	if got := chain(t, l.srv, "iptables"); len(got) != 0 {
-		t.Fatalf("IPv6 opening wrote to iptables: %q", got)
-	}
-	if !connects(t, l.cli, l.allowed6, l.dst6) {
-		t.Fatal("IPv6 connection from the allowed address was refused")
-	}
+	forBackends(t, func(t *testing.T, backend string) {
+		l := newLab(t)
+		h := startBackend(t, l.srv, filepath.Join(socketDir(t), "fw.sock"), backend)
+		if connects(t, l.cli, l.allowed6, l.dst6) {
+			t.Fatal("IPv6 connection admitted before any opening")
+		}
+		o := open(t, h.client(t), l.allowed6, l.port, 3*time.Second)
+		if got := chain(t, l.srv, "ip6tables"); !slices.Equal(got, []string{wantRule(l.allowed6, l.port, o.Deadline, "lab")}) {
+			t.Fatalf("ip6tables chain = %q", got)
+		}
+		if got := chain(t, l.srv, "iptables"); len(got) != 0 {
+			t.Fatalf("IPv6 opening wrote to iptables: %q", got)
+		}
+		if !connects(t, l.cli, l.allowed6, l.dst6) {
+			t.Fatal("IPv6 connection from the allowed address was refused")
+		}
+	})
 }
 
 func TestReopenRevokeAndList(t *testing.T) {
@@ -136,45 +141,49 @@ func TestReopenRevokeAndList(t *testing.T) {
 
 func TestKill9LeavesRulesThatStopMatchingAndRestartSweeps(t *testing.T) {
 	t.Parallel()
-	l := newLab(t)
-	sock := filepath.Join(socketDir(t), "fw.sock")
-	h := startHelper(t, l.srv, sock)
-	c := h.client(t)
-	a := open(t, c, l.allowed, l.port, 4*time.Second)
-	b := open(t, c, l.other, l.port, 4*time.Second)
-	h.cmd.Process.Signal(syscall.SIGKILL)
-	h.wait(t, 10*time.Second)
-	if !connects(t, l.cli, l.allowed, l.dst) {
-		t.Fatal("with the helper dead, the open rule did not admit its address before the deadline")
-	}
-	time.Sleep(time.Until(b.Deadline) + 200*time.Millisecond)
-	if got := chain(t, l.srv, "iptables"); len(got) != 2 {
-		t.Fatalf("chain with no helper alive = %q, want both rules still there", got)
-	}
-	if connects(t, l.cli, l.other, l.dst) {
-		t.Fatal("after the deadline the kernel still matched the rule of a dead helper")
-	}
-	l.srv.Run(t, "iptables", "-A", "KNOCKKNOCK", "-s", "10.77.0.9", "-j", "ACCEPT") // not parseable as kk's
-	startHelper(t, l.srv, sock)
-	if got := chain(t, l.srv, "iptables"); len(got) != 0 {
-		t.Fatalf("restarted helper left expired or unparseable rules %q (deadlines %v, %v)", got, a.Deadline, b.Deadline)
-	}
+	forBackends(t, func(t *testing.T, backend string) {
+		l := newLab(t)
+		sock := filepath.Join(socketDir(t), "fw.sock")
+		h := startBackend(t, l.srv, sock, backend)
+		c := h.client(t)
+		a := open(t, c, l.allowed, l.port, 4*time.Second)
+		b := open(t, c, l.other, l.port, 4*time.Second)
+		h.cmd.Process.Signal(syscall.SIGKILL)
+		h.wait(t, 10*time.Second)
+		if !connects(t, l.cli, l.allowed, l.dst) {
+			t.Fatal("with the helper dead, the open rule did not admit its address before the deadline")
+		}
+		time.Sleep(time.Until(b.Deadline) + 200*time.Millisecond)
+		if got := chain(t, l.srv, "iptables"); len(got) != 2 {
+			t.Fatalf("chain with no helper alive = %q, want both rules still there", got)
+		}
+		if connects(t, l.cli, l.other, l.dst) {
+			t.Fatal("after the deadline the kernel still matched the rule of a dead helper")
+		}
+		l.srv.Run(t, "iptables", "-A", "KNOCKKNOCK", "-s", "10.77.0.9", "-j", "ACCEPT") // not parseable as kk's
+		startBackend(t, l.srv, sock, backend)
+		if got := chain(t, l.srv, "iptables"); len(got) != 0 {
+			t.Fatalf("restarted helper left expired or unparseable rules %q (deadlines %v, %v)", got, a.Deadline, b.Deadline)
+		}
+	})
 }
 
 func TestRestartAdoptsLiveOpenings(t *testing.T) {
 	t.Parallel()
-	l := newLab(t)
-	sock := filepath.Join(socketDir(t), "fw.sock")
-	h := startHelper(t, l.srv, sock)
-	o := open(t, h.client(t), l.allowed, l.port, 3*time.Second)
-	h.cmd.Process.Signal(syscall.SIGKILL)
-	h.wait(t, 10*time.Second)
-	h2 := startHelper(t, l.srv, sock)
-	got, err := h2.client(t).List(ctxT(t))
-	if err != nil || len(got) != 1 || !got[0].Deadline.Equal(o.Deadline) {
-		t.Fatalf("List after restart = %v, %v; want the adopted %v", got, err, o)
-	}
-	waitFor(t, time.Until(o.Deadline)+5*time.Second, "removal of the adopted rule", func() bool { return len(chain(t, l.srv, "iptables")) == 0 })
+	forBackends(t, func(t *testing.T, backend string) {
+		l := newLab(t)
+		sock := filepath.Join(socketDir(t), "fw.sock")
+		h := startBackend(t, l.srv, sock, backend)
+		o := open(t, h.client(t), l.allowed, l.port, 3*time.Second)
+		h.cmd.Process.Signal(syscall.SIGKILL)
+		h.wait(t, 10*time.Second)
+		h2 := startBackend(t, l.srv, sock, backend)
+		got, err := h2.client(t).List(ctxT(t))
+		if err != nil || len(got) != 1 || !got[0].Deadline.Equal(o.Deadline) {
+			t.Fatalf("List after restart = %v, %v; want the adopted %v", got, err, o)
+		}
+		waitFor(t, time.Until(o.Deadline)+5*time.Second, "removal of the adopted rule", func() bool { return len(chain(t, l.srv, "iptables")) == 0 })
+	})
 }
 
 func TestRuleDeletedByHandCausesNoErrorLoop(t *testing.T) {

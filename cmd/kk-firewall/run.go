@@ -34,6 +34,7 @@ type options struct {
 	allowPorts string
 	profiles   string
 	idleExit   time.Duration
+	backend    string
 	policy     firewall.Policy
 }
 
@@ -64,8 +65,12 @@ func run(o options) error {
 	if o.policy.MaxDuration > firewall.MaxOpeningDuration {
 		return fmt.Errorf("--max-duration %v is over %v: an opening must end well before its rule's one-connection limit refills (a day)", o.policy.MaxDuration, firewall.MaxOpeningDuration)
 	}
+	backend, err := firewall.ParseBackend(o.backend)
+	if err != nil {
+		return fmt.Errorf("--backend: %w", err)
+	}
 	// Sweep before listening, so a client that can connect sees a clean chain.
-	m, err := firewall.NewIPTables(firewall.Config{Policy: o.policy, Log: log})
+	m, err := firewall.NewIPTables(firewall.Config{Policy: o.policy, Log: log, Backend: backend})
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ start_firewall() {
 	chmod 0750 "$T/run/knockknock"
 	rm -f "$SOCK"
 	ip netns exec "$NS_S" env PATH="${FW_PATH:-$PATH}" systemd-socket-activate -l "$SOCK" \
-		"$BIN/kk-firewall" --allow-user "$LAB_USER" --idle-exit 10m \
+		"$BIN/kk-firewall" --allow-user "$LAB_USER" --idle-exit 10m --backend "${KK_LAB_FIREWALL_BACKEND:-auto}" \
 		>>"$T/log/kk-firewall.log" 2>&1 &
 	echo $! >"$T/pid/firewall.pid"
 	disown $!

@@ -38,6 +38,12 @@ type Config struct {
 	Log *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Backend selects how Open writes rules; "" means BackendAuto.
+	Backend Backend
+
+	// newNetlink returns the netlinkWriter for a family; nil means
+	// iptables writes every rule. NewIPTables sets it for BackendAuto.
+	newNetlink func(v6 bool) (netlinkWriter, error)
 }
 
 // IPTables is the Manager that kk-firewall serves. Each opening is one rule
@@ -52,6 +58,9 @@ type IPTables struct {
 	now    func() time.Time
 	fams   map[bool]iptabler // keyed by "is IPv6"; IPv6 may be missing
 	v6err  error             // why IPv6 is missing
+
+	newNetlink func(v6 bool) (netlinkWriter, error)
+	nl         map[bool]netlinkWriter // families whose rules Open writes over netlink
 
 	mu       sync.Mutex
 	openings map[key]Opening
@@ -84,29 +93,49 @@ func NewIPTables(cfg Config) (*IPTables, error) {
 	} else {
 		v6 = brokenIPT{fmt.Errorf("finding ip6tables (install the iptables package): %w", err)}
 	}
+	legacy := map[bool]bool{false: legacyBackend("iptables"), true: legacyBackend("ip6tables")}
+	switch cfg.Backend {
+	case "", BackendAuto:
+		cfg.newNetlink = func(v6 bool) (netlinkWriter, error) {
+			if legacy[v6] {
+				return nil, errLegacy
+			}
+			w, err := newNFTWriter(v6, 0)
+			if err != nil {
+				return nil, err
+			}
+			return w, nil
+		}
+	case BackendIPTables:
+	default:
+		return nil, fmt.Errorf("unknown firewall backend %q", cfg.Backend)
+	}
 	m, err := newIPTables(v4, v6, cfg)
-	if err == nil && legacyBackend() {
+	if err == nil && legacy[false] {
 		m.log.Warn("iptables is iptables-legacy, where every rule change refills the one-connection limit of every opening: an opening may admit more than one connection",
 			"fix", "update-alternatives --set iptables /usr/sbin/iptables-nft; update-alternatives --set ip6tables /usr/sbin/ip6tables-nft")
 	}
 	return m, err
 }
 
-// legacyBackend reports whether the iptables on PATH, which go-iptables
-// runs, is iptables-legacy. Legacy replaces the whole table on each change
-// and so resets every -m limit bucket; nf_tables keeps each rule's own.
-func legacyBackend() bool {
-	out, err := exec.Command("iptables", "-V").Output()
+// legacyBackend reports whether cmd (iptables or ip6tables) on PATH, which
+// go-iptables runs, is iptables-legacy. Legacy replaces the whole table on
+// each change and so resets every -m limit bucket; nf_tables keeps each
+// rule's own.
+func legacyBackend(cmd string) bool {
+	out, err := exec.Command(cmd, "-V").Output()
 	return err == nil && strings.Contains(string(out), "(legacy)")
 }
 
 func newIPTables(v4, v6 iptabler, cfg Config) (*IPTables, error) {
 	m := &IPTables{
-		policy:   cfg.Policy,
-		log:      cfg.Log,
-		now:      cfg.Now,
-		fams:     map[bool]iptabler{false: v4, true: v6},
-		openings: make(map[key]Opening),
+		policy:     cfg.Policy,
+		log:        cfg.Log,
+		now:        cfg.Now,
+		fams:       map[bool]iptabler{false: v4, true: v6},
+		newNetlink: cfg.newNetlink,
+		nl:         make(map[bool]netlinkWriter),
+		openings:   make(map[key]Opening),
 	}
 	if m.log == nil {
 		m.log = slog.Default()
@@ -232,7 +261,8 @@ func (m *IPTables) Close() error {
 	return nil
 }
 
-// add writes o's rule, then puts the INPUT jump back at position 1 if
+// add writes o's rule (over netlink where the family allows, see
+// useNetlink), then puts the INPUT jump back at position 1 if
 // something removed or displaced it, since a rule in a chain nothing jumps
 // to opens nothing; it recreates Chain once if that vanished. The jump is
 // checked after the append, not before, so that the rule is in the kernel
@@ -244,12 +274,12 @@ func (m *IPTables) add(o Opening) error {
 		return fmt.Errorf("adding rule for %s port %d: %w", o.IP, o.Port, err)
 	}
 	v6 := o.IP.Is6()
-	err = ipt.Append(table, Chain, ruleSpec(o)...)
+	err = m.appendRule(ipt, o)
 	if err != nil {
 		if exists, cerr := ipt.ChainExists(table, Chain); cerr == nil && !exists {
 			m.log.Warn("chain missing; recreating it", "chain", Chain, "family", familyName(v6))
 			if err = m.ensureChain(v6); err == nil {
-				err = ipt.Append(table, Chain, ruleSpec(o)...)
+				err = m.appendRule(ipt, o)
 			}
 		}
 	}

@@ -9,13 +9,17 @@ import (
 	"github.com/coreos/go-iptables/iptables"
 )
 
-// prepare makes sure Chain and the jump exist for one family, then sweeps
-// the chain left by an earlier run.
+// prepare makes sure Chain and the jump exist for one family, sweeps the
+// chain left by an earlier run, then decides how Open writes rules.
 func (m *IPTables) prepare(v6 bool) error {
 	if err := m.ensureChain(v6); err != nil {
 		return err
 	}
-	return m.sweep(v6)
+	if err := m.sweep(v6); err != nil {
+		return err
+	}
+	m.useNetlink(v6)
+	return nil
 }
 
 // ensureChain creates Chain if missing and puts the INPUT jump to it at
@@ -78,8 +82,13 @@ func (m *IPTables) placeJump(v6 bool) (string, error) {
 	return fixed, nil
 }
 
-// checkJump runs placeJump and logs what it had to fix.
+// checkJump runs placeJump and logs what it had to fix. Where a netlink
+// read shows the jump in place, which is the usual case, it runs no
+// iptables at all.
 func (m *IPTables) checkJump(v6 bool) error {
+	if m.jumpInPlace(v6) {
+		return nil
+	}
 	fixed, err := m.placeJump(v6)
 	if fixed != "" {
 		m.warnJump(v6, fixed)

@@ -1,0 +1,134 @@
+package firewall
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeNetlink is a netlinkWriter over a fakeIPT: it writes spec(o), which
+// is ruleSpec unless a test makes it write something else, and counts its
+// calls.
+type fakeNetlink struct {
+	ipt       *fakeIPT
+	spec      func(Opening) []string
+	appendErr error
+	appends   int
+}
+
+func (f *fakeNetlink) Append(o Opening) error {
+	f.appends++
+	if f.appendErr != nil {
+		return f.appendErr
+	}
+	return f.ipt.Append(table, Chain, f.spec(o)...)
+}
+
+func (f *fakeNetlink) JumpFirst() (bool, error) {
+	rs := rules(f.ipt.dump("INPUT"))
+	return len(rs) > 0 && rs[0] == jumpLine && !slices.Contains(rs[1:], jumpLine), nil
+}
+
+func (f *fakeNetlink) Delete(o Opening) (int, error) {
+	n := 0
+	for f.ipt.Delete(table, Chain, f.spec(o)...) == nil {
+		n++
+	}
+	return n, nil
+}
+
+// netlinkFakeRig starts a manager whose netlink writers are nl4 and nl6.
+func netlinkFakeRig(t *testing.T, nl4, nl6 *fakeNetlink) (*rig, *bytes.Buffer) {
+	t.Helper()
+	r := &rig{v4: nl4.ipt, v6: nl6.ipt, clock: &clock{t: start}}
+	var buf bytes.Buffer
+	cfg := Config{Now: r.clock.Now, Log: slog.New(slog.NewTextHandler(&buf, nil))}
+	cfg.newNetlink = func(v6 bool) (netlinkWriter, error) {
+		if v6 {
+			return nl6, nil
+		}
+		return nl4, nil
+	}
+	m, err := newIPTables(r.v4, r.v6, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	r.m = m
+	return r, &buf
+}
+
+func TestOpenUsesNetlinkAfterThePassedCheck(t *testing.T) {
+	nl4 := &fakeNetlink{ipt: newFakeIPT(), spec: ruleSpec}
+	nl6 := &fakeNetlink{ipt: newFakeIPT(), spec: ruleSpec}
+	r, log := netlinkFakeRig(t, nl4, nl6)
+	if n := strings.Count(log.String(), "opening rules are written over nf_tables netlink"); n != 2 {
+		t.Fatalf("%d families on netlink, want 2:\n%s", n, log)
+	}
+	if got := r.v4.dump(Chain); len(got) != 1 {
+		t.Fatalf("the check left %q", got)
+	}
+	o := r.open(t, "192.0.2.7", 22, 5*time.Second)
+	if nl4.appends != 2 || nl6.appends != 1 {
+		t.Errorf("netlink appends: v4 %d (want the check's and Open's), v6 %d (want the check's)", nl4.appends, nl6.appends)
+	}
+	if got := r.v4.dump(Chain); !slices.Equal(got, []string{"-N " + Chain, ruleLine(o)}) {
+		t.Errorf("chain after Open = %q", got)
+	}
+}
+
+func TestFailedCheckFallsBackToIPTables(t *testing.T) {
+	wrongBurst := func(o Opening) []string {
+		s := ruleSpec(o)
+		s[slices.Index(s, "--limit-burst")+1] = "2"
+		return s
+	}
+	for _, tc := range []struct {
+		name string
+		nl   *fakeNetlink
+		why  string
+	}{
+		{"append fails", &fakeNetlink{ipt: newFakeIPT(), spec: ruleSpec, appendErr: errors.New("no such table")}, "appending a test rule over netlink: no such table"},
+		{"printed differently", &fakeNetlink{ipt: newFakeIPT(), spec: wrongBurst}, "printed the test rule as"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nl6 := &fakeNetlink{ipt: newFakeIPT(), spec: ruleSpec}
+			r, log := netlinkFakeRig(t, tc.nl, nl6)
+			want := "opening rules are written by running iptables: the nf_tables netlink rule failed its start-up check"
+			if !strings.Contains(log.String(), want) || !strings.Contains(log.String(), tc.why) {
+				t.Fatalf("log lacks %q with %q:\n%s", want, tc.why, log)
+			}
+			if got := r.v4.dump(Chain); len(got) != 1 {
+				t.Fatalf("the failed check left %q", got)
+			}
+			appends := tc.nl.appends
+			o := r.open(t, "192.0.2.7", 22, 5*time.Second)
+			if tc.nl.appends != appends {
+				t.Error("Open used the netlink writer that failed its check")
+			}
+			if got := r.v4.dump(Chain); !slices.Equal(got, []string{"-N " + Chain, ruleLine(o)}) {
+				t.Errorf("chain after Open = %q", got)
+			}
+			if !strings.Contains(log.String(), "opening rules are written over nf_tables netlink: ip6tables") {
+				t.Errorf("IPv6, whose check passed, is not on netlink:\n%s", log)
+			}
+		})
+	}
+}
+
+func TestParseBackend(t *testing.T) {
+	for _, s := range []string{"auto", "iptables"} {
+		if b, err := ParseBackend(s); err != nil || string(b) != s {
+			t.Errorf("ParseBackend(%q) = %q, %v", s, b, err)
+		}
+	}
+	for _, s := range []string{"", "nft", "IPTABLES"} {
+		if _, err := ParseBackend(s); err == nil || !strings.Contains(err.Error(), `"auto" or "iptables"`) {
+			t.Errorf("ParseBackend(%q) = %v, want an error naming the values", s, err)
+		}
+	}
+}
