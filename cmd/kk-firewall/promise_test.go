@@ -89,20 +89,22 @@ func TestLongOpeningAdmitsOneConnection(t *testing.T) {
 		t.Skip("takes 65 s; TestLimitCannotRefillWithinAnOpening in pkg/firewall checks the rate")
 	}
 	t.Parallel()
-	l := newLab(t)
-	h := startHelper(t, l.srv, filepath.Join(socketDir(t), "fw.sock"))
-	t0 := time.Now()
-	open(t, h.client(t), l.allowed, l.port, 75*time.Second)
-	if !connects(t, l.cli, l.allowed, l.dst) {
-		t.Fatal("first connection refused")
-	}
-	if connects(t, l.cli, l.allowed, l.dst) {
-		t.Fatal("second connection at once admitted")
-	}
-	time.Sleep(time.Until(t0.Add(62 * time.Second)))
-	if connects(t, l.cli, l.allowed, l.dst) {
-		t.Fatal("a new connection 62 s into the opening was admitted: the limit refilled")
-	}
+	forBackends(t, func(t *testing.T, backend string) {
+		l := newLab(t)
+		h := startBackend(t, l.srv, filepath.Join(socketDir(t), "fw.sock"), backend)
+		t0 := time.Now()
+		open(t, h.client(t), l.allowed, l.port, 75*time.Second)
+		if !connects(t, l.cli, l.allowed, l.dst) {
+			t.Fatal("first connection refused")
+		}
+		if connects(t, l.cli, l.allowed, l.dst) {
+			t.Fatal("second connection at once admitted")
+		}
+		time.Sleep(time.Until(t0.Add(62 * time.Second)))
+		if connects(t, l.cli, l.allowed, l.dst) {
+			t.Fatal("a new connection 62 s into the opening was admitted: the limit refilled")
+		}
+	})
 }
 
 // TestStartCapsPlantedRule plants a rule lasting until 2037 before the

@@ -16,7 +16,12 @@ import (
 // nftWriter is the netlinkWriter for one family of the filter table that
 // iptables-nft keeps in nf_tables ("ip filter" or "ip6 filter").
 type nftWriter struct {
-	mu    sync.Mutex // the Conn buffers messages until Flush
+	mu    sync.Mutex
+	netns int
+	// conn keeps one netlink socket open (a fresh one per call costs about
+	// 0.1 ms). After any error it is closed and the next call opens a new
+	// one, so that no reply left unread, and no error the Conn keeps, can
+	// be taken for the answer to a later request.
 	conn  *nftables.Conn
 	table *nftables.Table
 	chain *nftables.Chain
@@ -27,41 +32,62 @@ type nftWriter struct {
 }
 
 // newNFTWriter returns the netlinkWriter for v6's family in the network
-// namespace netns refers to (0: the process's own). Each call opens and
-// closes its own netlink socket, so no state carries over between calls.
+// namespace netns refers to (0: the process's own).
 func newNFTWriter(v6 bool, netns int) (*nftWriter, error) {
 	fam := nftables.TableFamilyIPv4
 	if v6 {
 		fam = nftables.TableFamilyIPv6
 	}
-	conn, err := nftables.New(nftables.WithNetNSFd(netns))
-	if err != nil {
-		return nil, fmt.Errorf("opening nf_tables netlink: %w", err)
-	}
 	t := &nftables.Table{Name: table, Family: fam}
-	return &nftWriter{
-		conn:  conn,
+	w := &nftWriter{
+		netns: netns,
 		table: t,
 		chain: &nftables.Chain{Name: Chain, Table: t},
 		input: &nftables.Chain{Name: "INPUT", Table: t},
 		exprs: ruleExprs,
-	}, nil
+	}
+	return w, w.do(func(*nftables.Conn) error { return nil })
+}
+
+// do runs f on the open connection, opening one first if needed, and
+// drops the connection if f fails. w.mu must be held, except in
+// newNFTWriter.
+func (w *nftWriter) do(f func(c *nftables.Conn) error) error {
+	if w.conn == nil {
+		c, err := nftables.New(nftables.WithNetNSFd(w.netns), nftables.AsLasting())
+		if err != nil {
+			return fmt.Errorf("opening nf_tables netlink: %w", err)
+		}
+		w.conn = c
+	}
+	err := f(w.conn)
+	if err != nil {
+		w.conn.CloseLasting()
+		w.conn = nil
+	}
+	return err
 }
 
 func (w *nftWriter) Append(o Opening) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.conn.AddRule(&nftables.Rule{Table: w.table, Chain: w.chain, Exprs: w.exprs(o)})
-	if err := w.conn.Flush(); err != nil {
-		return fmt.Errorf("appending rule to nf_tables chain %s %s: %w", w.table.Name, Chain, err)
-	}
-	return nil
+	return w.do(func(c *nftables.Conn) error {
+		c.AddRule(&nftables.Rule{Table: w.table, Chain: w.chain, Exprs: w.exprs(o)})
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("appending rule to nf_tables chain %s %s: %w", w.table.Name, Chain, err)
+		}
+		return nil
+	})
 }
 
 func (w *nftWriter) JumpFirst() (bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	rs, err := w.conn.GetRules(w.table, w.input)
+	var rs []*nftables.Rule
+	err := w.do(func(c *nftables.Conn) (err error) {
+		rs, err = c.GetRules(w.table, w.input)
+		return err
+	})
 	if err != nil || len(rs) == 0 {
 		return false, err
 	}
@@ -89,34 +115,38 @@ func jumpsToChain(e expr.Any) bool {
 }
 
 func (w *nftWriter) Delete(o Opening) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	rs, err := w.conn.GetRules(w.table, w.chain)
-	if err != nil {
-		return 0, fmt.Errorf("listing nf_tables chain %s: %w", Chain, err)
-	}
 	want, err := marshalExprs(w.table.Family, w.exprs(o))
 	if err != nil {
 		return 0, err
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	n := 0
-	for _, r := range rs {
-		got, err := marshalExprs(w.table.Family, r.Exprs)
-		if err != nil || !bytes.Equal(got, want) {
-			continue
+	err = w.do(func(c *nftables.Conn) error {
+		rs, err := c.GetRules(w.table, w.chain)
+		if err != nil {
+			return fmt.Errorf("listing nf_tables chain %s: %w", Chain, err)
 		}
-		if err := w.conn.DelRule(r); err != nil {
-			return n, err
+		for _, r := range rs {
+			got, err := marshalExprs(w.table.Family, r.Exprs)
+			if err != nil || !bytes.Equal(got, want) {
+				continue
+			}
+			if err := c.DelRule(r); err != nil {
+				return err
+			}
+			n++
 		}
-		n++
-	}
-	if n == 0 {
-		return 0, nil
-	}
-	if err := w.conn.Flush(); err != nil {
-		return 0, fmt.Errorf("deleting rules from nf_tables chain %s: %w", Chain, err)
-	}
-	return n, nil
+		if n == 0 {
+			return nil
+		}
+		if err := c.Flush(); err != nil {
+			n = 0
+			return fmt.Errorf("deleting rules from nf_tables chain %s: %w", Chain, err)
+		}
+		return nil
+	})
+	return n, err
 }
 
 // marshalExprs encodes exprs as netlink sends them, counters zeroed, so

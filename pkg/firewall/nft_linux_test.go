@@ -242,3 +242,43 @@ func TestStartupCheckFallsBack(t *testing.T) {
 		t.Fatalf("iptables -S after Open = %q, want %q", got, ruleLine(o))
 	}
 }
+
+// BenchmarkNetlinkWriter measures the netlink writer's two steps on Open's
+// path, appending the rule and reading INPUT for the jump, in a namespace
+// whose INPUT holds only the jump.
+func BenchmarkNetlinkWriter(b *testing.B) {
+	ns := nstest.New(b, "nb")
+	f, err := os.Open("/run/netns/" + ns.Name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	ns.Run(b, "iptables", "-N", Chain)
+	ns.Run(b, "iptables", "-I", "INPUT", "1", "-j", Chain)
+	w, err := newNFTWriter(false, int(f.Fd()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Hour).Truncate(time.Second)
+	b.Run("Append", func(b *testing.B) {
+		for i := range b.N {
+			o := Opening{IP: netip.AddrFrom4([4]byte{10, 99, byte(i >> 8), byte(i)}), Port: 22, Deadline: deadline, Profile: "bench"}
+			if err := w.Append(o); err != nil {
+				b.Fatal(err)
+			}
+			if i%100 == 99 {
+				b.StopTimer()
+				ns.Run(b, "iptables", "-F", Chain)
+				b.StartTimer()
+			}
+		}
+	})
+	ns.Run(b, "iptables", "-F", Chain)
+	b.Run("JumpFirst", func(b *testing.B) {
+		for range b.N {
+			if ok, err := w.JumpFirst(); !ok || err != nil {
+				b.Fatalf("JumpFirst = %v, %v", ok, err)
+			}
+		}
+	})
+}
