@@ -40,9 +40,44 @@ func refAfterPrefix(prefix, msg []byte) ([]byte, bool) {
 	return msg[len(prefix):], true
 }
 
+// refParseFields is the plain definition of parseFields: one byte loop
+// finds each token's end and its first '='.
+func (p *Parser) refParseFields(body []byte) (Packet, Verdict) {
+	var s scan
+	for i := 0; i < len(body); {
+		j, eq := i, -1
+		for ; j < len(body) && body[j] != ' '; j++ {
+			if body[j] == '=' && eq < 0 {
+				eq = j - i
+			}
+		}
+		if !s.add(body[i:j], eq) {
+			return Packet{}, Malformed
+		}
+		i = j + 1
+	}
+	return s.verdict(p)
+}
+
 func checkFastPaths(t *testing.T, s string) {
 	t.Helper()
 	b := []byte(s)
+	for i := range min(len(b), 20) + 1 {
+		end, eq := tokenEnd(b, i)
+		wantEnd := len(b)
+		if k := bytes.IndexByte(b[i:], ' '); k >= 0 {
+			wantEnd = i + k
+		}
+		wantEq := bytes.IndexByte(b[i:wantEnd], '=')
+		if end != wantEnd || eq != wantEq {
+			t.Errorf("tokenEnd(%q, %d) = %d, %d; want %d, %d", s, i, end, eq, wantEnd, wantEq)
+		}
+	}
+	fields := NewParser("REJECT ", testPorts)
+	got, gotV := fields.parseFields(b)
+	if want, wantV := fields.refParseFields(b); got != want || gotV != wantV {
+		t.Errorf("parseFields(%q) = %s, want %s", s, describe(got, gotV), describe(want, wantV))
+	}
 	if got, want := indexDPT(b), refIndexField(b); got != want {
 		t.Errorf("indexDPT(%q) = %d, want %d", s, got, want)
 	}

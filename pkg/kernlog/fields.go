@@ -2,6 +2,8 @@ package kernlog
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"net/netip"
 )
 
@@ -33,20 +35,52 @@ type scan struct {
 func (p *Parser) parseFields(body []byte) (Packet, Verdict) {
 	var s scan
 	for i := 0; i < len(body); {
-		// One pass finds the token's end and its first '=': a byte loop
-		// beats two bytes.IndexByte calls on tokens this short.
-		j, eq := i, -1
-		for ; j < len(body) && body[j] != ' '; j++ {
-			if body[j] == '=' && eq < 0 {
-				eq = j - i
-			}
-		}
+		j, eq := tokenEnd(body, i)
 		if !s.add(body[i:j], eq) {
 			return Packet{}, Malformed
 		}
 		i = j + 1
 	}
 	return s.verdict(p)
+}
+
+// tokenEnd returns the index of the first space in b at or after i (len(b)
+// if there is none) and the offset from i of the first '=' before it (-1 if
+// there is none). It looks at eight bytes at a time: for tokens of about
+// ten bytes that takes half the instructions of a byte loop, where two
+// bytes.IndexByte calls would cost more than either.
+func tokenEnd(b []byte, i int) (end, eq int) {
+	const spaces, equals = 0x2020202020202020, 0x3d3d3d3d3d3d3d3d
+	eq = -1
+	j := i
+	for ; j+8 <= len(b); j += 8 {
+		w := binary.LittleEndian.Uint64(b[j:])
+		sp, e := zeroBytes(w^spaces), zeroBytes(w^equals)
+		if sp != 0 {
+			k := bits.TrailingZeros64(sp) / 8 // the space's byte
+			e &= 1<<(8*k) - 1                 // only '=' before it
+			if eq < 0 && e != 0 {
+				eq = j + bits.TrailingZeros64(e)/8 - i
+			}
+			return j + k, eq
+		}
+		if eq < 0 && e != 0 {
+			eq = j + bits.TrailingZeros64(e)/8 - i
+		}
+	}
+	for ; j < len(b) && b[j] != ' '; j++ {
+		if b[j] == '=' && eq < 0 {
+			eq = j - i
+		}
+	}
+	return j, eq
+}
+
+// zeroBytes returns x with the top bit of each byte set if the byte is 0
+// and clear otherwise, exactly: no carry crosses from one byte to the next.
+func zeroBytes(x uint64) uint64 {
+	const lows = 0x7f7f7f7f7f7f7f7f
+	return ^((x&lows + lows) | x | lows)
 }
 
 // add records one token, whose first '=' is at eq (-1 if none). It reports
