@@ -226,7 +226,7 @@ run_bench() {
 	fi
 	info "gRPC's share includes the helper's own logging; took is the helper's whole Open"
 	info "the kernel wakes log readers at a timer tick: HZ=$(kernel_hz) here, so LOG -> readers woken averages $(awk -v h="$(kernel_hz)" 'BEGIN { printf "%.1f", h ? 500 / h : 0 }') ms"
-	info "kk-firewall wrote rules: $(grep -o 'opening rules are written [^:]*' "$T/log/kk-firewall.log" | sort | uniq -c | sed 's/^ *//' | paste -sd';' -)"
+	info "kk-firewall wrote rules: $(grep -o 'opening rules are written [^:"]*' "$T/log/kk-firewall.log" | sort | uniq -c | sed 's/^ *//' | paste -sd';' -)"
 	info "iptables $(iptables -V | awk '{ print $2, $3 }'); CPUs: $(nproc); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	[ "$got" -eq "$n" ]
 }
