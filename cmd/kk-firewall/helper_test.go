@@ -220,11 +220,11 @@ func forBackends(t *testing.T, f func(t *testing.T, backend string)) {
 	}
 }
 
-// startBackend runs kk-firewall --backend backend in ns and checks from
-// its log that both families write rules as backend says: with auto, over
-// netlink, which the start-up check allows on an iptables-nft host such
-// as this one; a test that meant to cover the netlink writer must not
-// pass on the fallback.
+// startBackend runs kk-firewall --backend backend in ns and waits until
+// its log says that both families write rules as backend says: with auto,
+// over netlink, which the start-up check (run beside the first calls)
+// allows on an iptables-nft host such as this one; a test that meant to
+// cover the netlink writer must not pass on the fallback.
 func startBackend(t testing.TB, ns *nstest.NS, sock, backend string, args ...string) *helper {
 	t.Helper()
 	h := startHelper(t, ns, sock, append([]string{"--backend", backend}, args...)...)
@@ -232,6 +232,9 @@ func startBackend(t testing.TB, ns *nstest.NS, sock, backend string, args ...str
 	if backend == "iptables" {
 		want = "(backend iptables)"
 	}
+	waitFor(t, 20*time.Second, "both families' backend line", func() bool {
+		return strings.Count(h.log.String(), "opening rules are written ") >= 2
+	})
 	if n := strings.Count(h.log.String(), want); n != 2 {
 		t.Fatalf("--backend %s: %d families log %q, want 2:\n%s", backend, n, want, h.log)
 	}

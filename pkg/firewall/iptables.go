@@ -66,6 +66,7 @@ type IPTables struct {
 	openings map[key]Opening
 	timer    *time.Timer
 	closed   bool
+	probing  chan struct{} // closed when useNetlink has decided for every family
 }
 
 type key struct {
@@ -93,11 +94,13 @@ func NewIPTables(cfg Config) (*IPTables, error) {
 	} else {
 		v6 = brokenIPT{fmt.Errorf("finding ip6tables (install the iptables package): %w", err)}
 	}
-	legacy := map[bool]bool{false: legacyBackend("iptables"), true: legacyBackend("ip6tables")}
+	legacy := legacyBackend("iptables")
 	switch cfg.Backend {
 	case "", BackendAuto:
 		cfg.newNetlink = func(v6 bool) (netlinkWriter, error) {
-			if legacy[v6] {
+			// ip6tables' exec is here, in the start-up check beside the
+			// first calls, not in front of them.
+			if v6 && legacyBackend("ip6tables") || !v6 && legacy {
 				return nil, errLegacy
 			}
 			w, err := newNFTWriter(v6, 0)
@@ -111,7 +114,7 @@ func NewIPTables(cfg Config) (*IPTables, error) {
 		return nil, fmt.Errorf("unknown firewall backend %q", cfg.Backend)
 	}
 	m, err := newIPTables(v4, v6, cfg)
-	if err == nil && legacy[false] {
+	if err == nil && legacy {
 		m.log.Warn("iptables is iptables-legacy, where every rule change refills the one-connection limit of every opening: an opening may admit more than one connection",
 			"fix", "update-alternatives --set iptables /usr/sbin/iptables-nft; update-alternatives --set ip6tables /usr/sbin/ip6tables-nft")
 	}
@@ -154,6 +157,28 @@ func newIPTables(v4, v6 iptabler, cfg Config) (*IPTables, error) {
 		delete(m.fams, true)
 	}
 	m.rearm()
+	m.probing = make(chan struct{})
+	if m.newNetlink == nil {
+		for _, v6 := range []bool{false, true} {
+			if _, ok := m.fams[v6]; ok {
+				m.log.Info("opening rules are written by running "+familyName(v6)+" (backend iptables)", "family", familyName(v6))
+			}
+		}
+		close(m.probing)
+		return m, nil
+	}
+	// The check execs iptables twice per family, some 50 ms in all: it runs
+	// beside the first calls, which run iptables meanwhile, instead of in
+	// front of them, since a socket-activated helper's first call is a knock
+	// waiting for its port.
+	go func() {
+		defer close(m.probing)
+		for _, v6 := range []bool{false, true} {
+			if _, ok := m.fams[v6]; ok {
+				m.useNetlink(v6)
+			}
+		}
+	}()
 	return m, nil
 }
 
@@ -249,15 +274,17 @@ func (m *IPTables) Pending() int {
 	return len(m.openings)
 }
 
-// Close stops the expiry timer. Rules stay: the kernel stops matching them
+// Close stops the expiry timer and waits for the start-up check of the
+// netlink writer. Rules stay: the kernel stops matching them
 // at their deadlines and the next start's sweep deletes them.
 func (m *IPTables) Close() error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.closed = true
 	if m.timer != nil {
 		m.timer.Stop()
 	}
+	m.mu.Unlock()
+	<-m.probing // so that no test rule outlives the manager
 	return nil
 }
 

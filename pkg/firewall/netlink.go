@@ -63,16 +63,13 @@ func probeOpening(v6 bool) Opening {
 // errLegacy is why a family of iptables-legacy gets no netlinkWriter.
 var errLegacy = errors.New("iptables is iptables-legacy, whose rules are not in nf_tables")
 
-// useNetlink decides, for one family at start, whether Open writes its
+// useNetlink decides, for one family after start, whether Open writes its
 // rules over netlink: only if a netlinkWriter can be had and the rule it
-// writes passes probe. Either way it logs one line saying which. m.mu
-// must be held.
+// writes passes probe. Either way it logs one line saying which. It runs
+// beside Open, which runs iptables until then; it takes m.mu only to hand
+// the writer over.
 func (m *IPTables) useNetlink(v6 bool) {
 	fam := familyName(v6)
-	if m.newNetlink == nil {
-		m.log.Info("opening rules are written by running "+fam+" (backend iptables)", "family", fam)
-		return
-	}
 	w, err := m.newNetlink(v6)
 	if err == nil {
 		err = m.probe(v6, w)
@@ -82,14 +79,17 @@ func (m *IPTables) useNetlink(v6 bool) {
 			"family", fam, "check", err)
 		return
 	}
+	m.mu.Lock()
 	m.nl[v6] = w
+	m.mu.Unlock()
 	m.log.Info("opening rules are written over nf_tables netlink: "+fam+" lists and deletes them as its own", "family", fam)
 }
 
 // probe appends probeOpening's rule with w and checks that iptables sees
 // exactly its own rule: `iptables -S` prints ruleLine for it once, and
 // `iptables -D` with ruleSpec deletes it. Whatever fails, the test rule is
-// gone afterwards (it never matches anyway).
+// gone afterwards (it never matches anyway). It needs no lock: the test
+// rule is found by its own content, whatever Open does meanwhile.
 func (m *IPTables) probe(v6 bool, w netlinkWriter) error {
 	o := probeOpening(v6)
 	ipt := m.fams[v6]

@@ -58,6 +58,7 @@ func netlinkFakeRig(t *testing.T, nl4, nl6 *fakeNetlink) (*rig, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
+	<-m.probing
 	r.m = m
 	return r, &buf
 }

@@ -140,6 +140,7 @@ func netlinkRig(t *testing.T, ns *nstest.NS, newWriter func(v6 bool, fd int) (ne
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
+	<-m.probing
 	return m, &log
 }
 

@@ -9,17 +9,13 @@ import (
 	"github.com/coreos/go-iptables/iptables"
 )
 
-// prepare makes sure Chain and the jump exist for one family, sweeps the
-// chain left by an earlier run, then decides how Open writes rules.
+// prepare makes sure Chain and the jump exist for one family, then sweeps
+// the chain left by an earlier run.
 func (m *IPTables) prepare(v6 bool) error {
 	if err := m.ensureChain(v6); err != nil {
 		return err
 	}
-	if err := m.sweep(v6); err != nil {
-		return err
-	}
-	m.useNetlink(v6)
-	return nil
+	return m.sweep(v6)
 }
 
 // ensureChain creates Chain if missing and puts the INPUT jump to it at
