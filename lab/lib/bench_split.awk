@@ -8,8 +8,9 @@
 # starts on it, 4 verify, 5 counter, 6 gRPC, 7 helper start -> rule,
 # 8 rule -> helper's answer, 9 kk-client start -> wire, 10 kk-client start
 # -> exit, 11 wire -> the LOG line readable in /dev/kmsg (the kernel woke its
-# log readers), 12 that -> the line in kern.log (rsyslogd). knockd's and
-# fwknop's: 1 wire -> rule.
+# log readers), 12 that -> the line in kern.log (rsyslogd), 13 wire ->
+# kk-monitor's "knock accepted" line (it has the helper's answer). knockd's
+# and fwknop's: 1 wire -> rule.
 
 # dur converts a Go duration as slog prints it (850µs, 1.2ms, 2s) to seconds.
 function dur(s,    n, u) {
@@ -45,7 +46,7 @@ function flush(    start, fwstart) {
 		fwstart = fw - took
 		print ms(rule - wire), ms(kern - wire), ms(start - kern), ms(verify), ms(counter), ms(open - took),
 			ms(rule - fwstart), ms(fw - rule), ms(wire - t0), (tex ? ms(tex - t0) : "-"),
-			(kmsg ? ms(kmsg - wire) : "-"), (kmsg ? ms(kern - kmsg) : "-")
+			(kmsg ? ms(kmsg - wire) : "-"), (kmsg ? ms(kern - kmsg) : "-"), ms(mon - wire)
 		return
 	}
 	if (!wire || !rule) {
