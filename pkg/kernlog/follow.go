@@ -28,6 +28,11 @@ type FileOptions struct {
 	// TooLong, if not nil, is called for each line longer than MaxLine
 	// when FollowFile starts dropping it.
 	TooLong func()
+	// Read, if not nil, is called after the lines of each read from the
+	// file (up to 64 KiB of them) have been handed to handle, and after the
+	// last line of a replay, so that a caller can keep per-line counts in
+	// plain variables and publish them once per read.
+	Read func()
 }
 
 // A Position is where FollowFile stopped reading: a file, identified by
@@ -80,7 +85,8 @@ const (
 // FollowFile returns nil when ctx is done or, with ExitAtEOF, at the end of
 // the file; otherwise it returns the error that stopped it.
 func FollowFile(ctx context.Context, path string, opt FileOptions, handle func(line []byte)) error {
-	fl := &follower{path: filepath.Clean(path), handle: handle, tooLong: opt.TooLong, buf: make([]byte, MaxLine+1)}
+	fl := &follower{path: filepath.Clean(path), handle: handle, tooLong: opt.TooLong, afterRead: opt.Read,
+		buf: make([]byte, MaxLine+1)}
 	defer fl.close()
 	if opt.Resume != nil { // recorded before the deferred close
 		fl.resume = *opt.Resume
@@ -153,15 +159,16 @@ func (fl *follower) record(p *Position) {
 
 // A follower reads one log path. It is not safe for concurrent use.
 type follower struct {
-	path    string
-	handle  func([]byte)
-	tooLong func()   // may be nil
-	f       *os.File // nil while the path does not exist
-	off     int64    // bytes of f consumed, including the held partial line
-	buf     []byte
-	n       int      // a partial line is held in buf[:n]
-	skip    int64    // bytes of f consumed of a line being dropped; 0 if none
-	resume  Position // where to start, used by the first open
+	path      string
+	handle    func([]byte)
+	tooLong   func()   // may be nil
+	afterRead func()   // may be nil
+	f         *os.File // nil while the path does not exist
+	off       int64    // bytes of f consumed, including the held partial line
+	buf       []byte
+	n         int      // a partial line is held in buf[:n]
+	skip      int64    // bytes of f consumed of a line being dropped; 0 if none
+	resume    Position // where to start, used by the first open
 
 	failingSince time.Time // when opening the path started failing
 	newSince     time.Time // when a new, still empty file at the path was first seen

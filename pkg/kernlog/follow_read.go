@@ -12,6 +12,9 @@ func (fl *follower) drain() error {
 		k, err := fl.f.Read(fl.buf[fl.n:])
 		fl.off += int64(k)
 		fl.deliver(fl.n + k)
+		if k > 0 && fl.afterRead != nil {
+			fl.afterRead()
+		}
 		if err == io.EOF || (err == nil && k == 0) {
 			return nil
 		}
@@ -64,6 +67,9 @@ func (fl *follower) startDropping() {
 func (fl *follower) flushPartial() {
 	if fl.n > 0 && fl.skip == 0 {
 		fl.handle(fl.buf[:fl.n])
+		if fl.afterRead != nil {
+			fl.afterRead()
+		}
 	}
 	fl.n, fl.skip = 0, 0
 }

@@ -243,3 +243,57 @@ func TestFollowFileExitAtEOF(t *testing.T) {
 		t.Fatal("no error for a missing file with ExitAtEOF")
 	}
 }
+
+// TestFollowFileReadCallback checks that FileOptions.Read follows every
+// handed-over line: while following, after lines appended later, and at
+// the end of a replay, after a last line without a newline.
+func TestFollowFileReadCallback(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kern.log")
+	if err := os.WriteFile(path, []byte("a\nb\nc"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var handled, atRead []int
+	err := FollowFile(context.Background(), path, FileOptions{FromStart: true, ExitAtEOF: true, Read: func() {
+		atRead = append(atRead, len(handled))
+	}}, func(l []byte) { handled = append(handled, len(l)) })
+	if err != nil || len(handled) != 3 || len(atRead) == 0 || atRead[len(atRead)-1] != 3 {
+		t.Fatalf("replay: err %v, %d lines, Read called after %v", err, len(handled), atRead)
+	}
+
+	var mu sync.Mutex
+	var lines, seen int
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- FollowFile(ctx, path, FileOptions{FromStart: true, Read: func() {
+			mu.Lock()
+			seen = lines
+			mu.Unlock()
+		}}, func([]byte) { mu.Lock(); lines++; mu.Unlock() })
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("\nd\ne\n"); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		l, s := lines, seen
+		mu.Unlock()
+		if l == 5 && s == 5 {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%d lines handed over, Read last called after %d", l, s)
+		}
+	}
+}

@@ -28,9 +28,14 @@ const (
 // is what the watchdog waits for: other kernel lines show that the source
 // works, but only prefixed ones show that the LOG rules and the prefix do.
 func (m *Monitor) countPrefixed(v kernlog.Verdict) {
-	if v != kernlog.NotKernel && v != kernlog.NoPrefix {
+	if hasPrefix(v) {
 		m.prefixed.Add(1)
 	}
+}
+
+// hasPrefix reports whether a line with verdict v carried the log prefix.
+func hasPrefix(v kernlog.Verdict) bool {
+	return v != kernlog.NotKernel && v != kernlog.NoPrefix
 }
 
 // startWatchdog looks at the log source now and then every watchEvery (or
