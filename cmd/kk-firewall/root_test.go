@@ -99,44 +99,46 @@ func TestIPv6OpeningUsesIP6Tables(t *testing.T) {
 
 func TestReopenRevokeAndList(t *testing.T) {
 	t.Parallel()
-	l := newLab(t)
-	h := startHelper(t, l.srv, filepath.Join(socketDir(t), "fw.sock"))
-	c := h.client(t)
-	first := open(t, c, l.allowed, l.port, 2*time.Second)
-	moved := open(t, c, l.allowed, l.port, 30*time.Second)
-	if !moved.Deadline.After(first.Deadline) {
-		t.Fatalf("reopen did not move the deadline: %v then %v", first.Deadline, moved.Deadline)
-	}
-	if got := chain(t, l.srv, "iptables"); !slices.Equal(got, []string{wantRule(l.allowed, l.port, moved.Deadline, "lab")}) {
-		t.Fatalf("after reopen chain = %q, want only the moved rule", got)
-	}
-	other := open(t, c, l.other, 443, 30*time.Second)
-	v6 := open(t, c, l.allowed6, 22, 30*time.Second)
-	got, err := c.List(ctxT(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var listed []string
-	for _, o := range got {
-		listed = append(listed, wantRule(o.IP.String(), o.Port, o.Deadline, o.Profile))
-	}
-	inChain := append(chain(t, l.srv, "iptables"), chain(t, l.srv, "ip6tables")...)
-	slices.Sort(listed)
-	slices.Sort(inChain)
-	if !slices.Equal(listed, inChain) || len(listed) != 3 {
-		t.Fatalf("List does not match the chain:\nList  %q\nchain %q", listed, inChain)
-	}
-	for _, o := range []firewall.Opening{moved, other, v6} {
-		if err := c.Revoke(ctxT(t), o.IP, o.Port); err != nil {
-			t.Fatalf("Revoke %v: %v", o, err)
+	forBackends(t, func(t *testing.T, backend string) {
+		l := newLab(t)
+		h := startBackend(t, l.srv, filepath.Join(socketDir(t), "fw.sock"), backend)
+		c := h.client(t)
+		first := open(t, c, l.allowed, l.port, 2*time.Second)
+		moved := open(t, c, l.allowed, l.port, 30*time.Second)
+		if !moved.Deadline.After(first.Deadline) {
+			t.Fatalf("reopen did not move the deadline: %v then %v", first.Deadline, moved.Deadline)
 		}
-	}
-	if n := len(chain(t, l.srv, "iptables")) + len(chain(t, l.srv, "ip6tables")); n != 0 {
-		t.Fatalf("%d rules left after revoking everything", n)
-	}
-	if err := c.Revoke(ctxT(t), moved.IP, moved.Port); !errors.Is(err, firewall.ErrNotFound) {
-		t.Fatalf("Revoke of a closed opening = %v, want ErrNotFound", err)
-	}
+		if got := chain(t, l.srv, "iptables"); !slices.Equal(got, []string{wantRule(l.allowed, l.port, moved.Deadline, "lab")}) {
+			t.Fatalf("after reopen chain = %q, want only the moved rule", got)
+		}
+		other := open(t, c, l.other, 443, 30*time.Second)
+		v6 := open(t, c, l.allowed6, 22, 30*time.Second)
+		got, err := c.List(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var listed []string
+		for _, o := range got {
+			listed = append(listed, wantRule(o.IP.String(), o.Port, o.Deadline, o.Profile))
+		}
+		inChain := append(chain(t, l.srv, "iptables"), chain(t, l.srv, "ip6tables")...)
+		slices.Sort(listed)
+		slices.Sort(inChain)
+		if !slices.Equal(listed, inChain) || len(listed) != 3 {
+			t.Fatalf("List does not match the chain:\nList  %q\nchain %q", listed, inChain)
+		}
+		for _, o := range []firewall.Opening{moved, other, v6} {
+			if err := c.Revoke(ctxT(t), o.IP, o.Port); err != nil {
+				t.Fatalf("Revoke %v: %v", o, err)
+			}
+		}
+		if n := len(chain(t, l.srv, "iptables")) + len(chain(t, l.srv, "ip6tables")); n != 0 {
+			t.Fatalf("%d rules left after revoking everything", n)
+		}
+		if err := c.Revoke(ctxT(t), moved.IP, moved.Port); !errors.Is(err, firewall.ErrNotFound) {
+			t.Fatalf("Revoke of a closed opening = %v, want ErrNotFound", err)
+		}
+	})
 }
 
 func TestKill9LeavesRulesThatStopMatchingAndRestartSweeps(t *testing.T) {
@@ -188,25 +190,27 @@ func TestRestartAdoptsLiveOpenings(t *testing.T) {
 
 func TestRuleDeletedByHandCausesNoErrorLoop(t *testing.T) {
 	t.Parallel()
-	l := newLab(t)
-	h := startHelper(t, l.srv, filepath.Join(socketDir(t), "fw.sock"))
-	c := h.client(t)
-	o := open(t, c, l.allowed, l.port, 2*time.Second)
-	l.srv.Run(t, "iptables", "-D", "KNOCKKNOCK", "1")
-	time.Sleep(time.Until(o.Deadline) + 1500*time.Millisecond)
-	if !h.running() {
-		t.Fatal("helper died after a rule was deleted by hand")
-	}
-	if got, err := c.List(ctxT(t)); err != nil || len(got) != 0 {
-		t.Fatalf("List = %v, %v; want empty", got, err)
-	}
-	open(t, c, l.allowed, l.port, 2*time.Second) // still serving
-	if n := strings.Count(h.log.String(), "level=ERROR"); n > 0 {
-		t.Fatalf("%d error lines after a hand-deleted rule:\n%s", n, h.log)
-	}
-	if n := strings.Count(h.log.String(), "already gone"); n != 1 {
-		t.Fatalf("%d 'already gone' lines, want exactly 1:\n%s", n, h.log)
-	}
+	forBackends(t, func(t *testing.T, backend string) {
+		l := newLab(t)
+		h := startBackend(t, l.srv, filepath.Join(socketDir(t), "fw.sock"), backend)
+		c := h.client(t)
+		o := open(t, c, l.allowed, l.port, 2*time.Second)
+		l.srv.Run(t, "iptables", "-D", "KNOCKKNOCK", "1")
+		time.Sleep(time.Until(o.Deadline) + 1500*time.Millisecond)
+		if !h.running() {
+			t.Fatal("helper died after a rule was deleted by hand")
+		}
+		if got, err := c.List(ctxT(t)); err != nil || len(got) != 0 {
+			t.Fatalf("List = %v, %v; want empty", got, err)
+		}
+		open(t, c, l.allowed, l.port, 2*time.Second) // still serving
+		if n := strings.Count(h.log.String(), "level=ERROR"); n > 0 {
+			t.Fatalf("%d error lines after a hand-deleted rule:\n%s", n, h.log)
+		}
+		if n := strings.Count(h.log.String(), "already gone"); n != 1 {
+			t.Fatalf("%d 'already gone' lines, want exactly 1:\n%s", n, h.log)
+		}
+	})
 }
 
 func TestSIGTERMKeepsPendingRules(t *testing.T) {

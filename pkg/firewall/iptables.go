@@ -355,7 +355,12 @@ func (m *IPTables) forget(o Opening) {
 }
 
 // deleteRule deletes o's rule. It needs no lock: it touches only the
-// iptables handles, which are fixed after start. A rule that is already
+// iptables handles, which are fixed after start. It runs iptables -D also
+// where Open writes over netlink: measured on the lab's 6.18 kernel, a
+// rule appended right after a deletion over netlink waited 8-17 ms in the
+// kernel (after 20 ms, and after iptables -D, whose own exec outlasts the
+// wait, it did not), so deleting over netlink would move that wait onto
+// the next Open, which is a knock waiting for its port. A rule that is already
 // gone is not an error: someone deleted it by hand, and the hole is closed
 // either way.
 func (m *IPTables) deleteRule(o Opening, why string) error {
