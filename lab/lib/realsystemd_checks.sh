@@ -147,6 +147,26 @@ chk_knock() {
 	echo "$(monitor_log | grep -m1 -o 'log source: [a-z]*'), rule for $CLIENT_IP:$SERVICE_PORT, kk-firewall.service active, service reached"
 }
 
+# fw_backend_lines prints kk-firewall's lines saying how it writes rules.
+fw_backend_lines() {
+	nsenter_ct journalctl --no-pager -q -o cat -u kk-firewall.service | grep 'opening rules are written' || true
+}
+
+fw_on_netlink() { [ "$(fw_backend_lines | grep -c 'over nf_tables netlink')" -ge 2 ]; }
+
+# chk_fw_netlink: inside its unit's sandbox (CAP_NET_ADMIN alone,
+# RestrictAddressFamilies, SystemCallFilter) kk-firewall's start-up check
+# passes for both families, so it writes openings over nf_tables netlink
+# instead of falling back to running iptables.
+chk_fw_netlink() {
+	wait_until 10 fw_on_netlink || { echo "kk-firewall does not write over netlink: $(fw_backend_lines | tail -n 2 | tr '\n' ';')"; return 1; }
+	if fw_backend_lines | grep -q 'failed its start-up check'; then
+		echo "a start-up check failed: $(fw_backend_lines | grep -m1 'failed')"
+		return 1
+	fi
+	echo "$(fw_backend_lines | grep -c 'over nf_tables netlink') lines: iptables and ip6tables over nf_tables netlink"
+}
+
 chk_expiry() {
 	rule_present || { echo "no opening to watch expire"; return 1; }
 	wait_until $((DELAY + 5)) rule_absent ||
@@ -299,6 +319,7 @@ run_checks() {
 	else
 		check "with rsyslog: a knock read from $KKLOG socket-activates kk-firewall, TCP gets through" chk_knock activates
 	fi
+	check "kk-firewall writes openings over nf_tables netlink inside its unit's sandbox" chk_fw_netlink
 	check "after delay the rule is gone" chk_expiry
 	check "systemctl reload kk-monitor keeps it active" chk_reload
 	check "kk-firewall list shows a knock's opening to root and group knockknock; revoke closes it" chk_fw_list_revoke
