@@ -222,7 +222,7 @@ func forBackends(t *testing.T, f func(t *testing.T, backend string)) {
 
 // startBackend runs kk-firewall --backend backend in ns and waits until
 // its log says that both families write rules as backend says: with auto,
-// over netlink, which the start-up check (run beside the first calls)
+// over netlink, which the start-up check (run after the first call)
 // allows on an iptables-nft host such as this one; a test that meant to
 // cover the netlink writer must not pass on the fallback.
 func startBackend(t testing.TB, ns *nstest.NS, sock, backend string, args ...string) *helper {

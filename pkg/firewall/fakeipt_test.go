@@ -54,6 +54,20 @@ func (f *fakeIPT) ClearAndDeleteChain(table, chain string) error {
 	return nil
 }
 
+func (f *fakeIPT) DeleteChain(table, chain string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rs, ok := f.chains[chain]
+	switch {
+	case !ok:
+		return notExistErr{"No chain/target/match by that name."}
+	case len(rs) > 0:
+		return fmt.Errorf("iptables: Directory not empty.")
+	}
+	delete(f.chains, chain)
+	return nil
+}
+
 func (f *fakeIPT) index(chain string, spec []string) int {
 	return slices.IndexFunc(f.chains[chain], func(r []string) bool { return slices.Equal(r, spec) })
 }

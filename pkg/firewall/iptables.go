@@ -20,6 +20,7 @@ type iptabler interface {
 	ChainExists(table, chain string) (bool, error)
 	NewChain(table, chain string) error
 	ClearAndDeleteChain(table, chain string) error
+	DeleteChain(table, chain string) error
 	Exists(table, chain string, rulespec ...string) (bool, error)
 	Insert(table, chain string, pos int, rulespec ...string) error
 	Append(table, chain string, rulespec ...string) error
@@ -44,7 +45,14 @@ type Config struct {
 	// newNetlink returns the netlinkWriter for a family; nil means
 	// iptables writes every rule. NewIPTables sets it for BackendAuto.
 	newNetlink func(v6 bool) (netlinkWriter, error)
+	// probeDelay is how long the netlink writer's start-up check waits
+	// for the first Open to return before it runs anyway.
+	probeDelay time.Duration
 }
+
+// firstCallWait is NewIPTables' probeDelay: a socket-activated helper's
+// first call comes within milliseconds of its start.
+const firstCallWait = 500 * time.Millisecond
 
 // IPTables is the Manager that kk-firewall serves. Each opening is one rule
 // in Chain, written with iptables for IPv4 and ip6tables for IPv6; a timer
@@ -67,6 +75,12 @@ type IPTables struct {
 	timer    *time.Timer
 	closed   bool
 	probing  chan struct{} // closed when useNetlink has decided for every family
+
+	probeDelay time.Duration
+	firstCall  chan struct{} // closed when the first Open returns
+	firstOnce  sync.Once
+	done       chan struct{} // closed by Close
+	closeOnce  sync.Once
 }
 
 type key struct {
@@ -98,8 +112,8 @@ func NewIPTables(cfg Config) (*IPTables, error) {
 	switch cfg.Backend {
 	case "", BackendAuto:
 		cfg.newNetlink = func(v6 bool) (netlinkWriter, error) {
-			// ip6tables' exec is here, in the start-up check beside the
-			// first calls, not in front of them.
+			// ip6tables' exec is here, in the start-up check after the
+			// first call, not in front of it.
 			if v6 && legacyBackend("ip6tables") || !v6 && legacy {
 				return nil, errLegacy
 			}
@@ -113,6 +127,7 @@ func NewIPTables(cfg Config) (*IPTables, error) {
 	default:
 		return nil, fmt.Errorf("unknown firewall backend %q", cfg.Backend)
 	}
+	cfg.probeDelay = firstCallWait
 	m, err := newIPTables(v4, v6, cfg)
 	if err == nil && legacy {
 		m.log.Warn("iptables is iptables-legacy, where every rule change refills the one-connection limit of every opening: an opening may admit more than one connection",
@@ -137,6 +152,9 @@ func newIPTables(v4, v6 iptabler, cfg Config) (*IPTables, error) {
 		now:        cfg.Now,
 		fams:       map[bool]iptabler{false: v4, true: v6},
 		newNetlink: cfg.newNetlink,
+		probeDelay: cfg.probeDelay,
+		firstCall:  make(chan struct{}),
+		done:       make(chan struct{}),
 		nl:         make(map[bool]netlinkWriter),
 		openings:   make(map[key]Opening),
 	}
@@ -168,11 +186,19 @@ func newIPTables(v4, v6 iptabler, cfg Config) (*IPTables, error) {
 		return m, nil
 	}
 	// The check execs iptables twice per family, some 50 ms in all: it runs
-	// beside the first calls, which run iptables meanwhile, instead of in
-	// front of them, since a socket-activated helper's first call is a knock
+	// after the first call, which runs iptables, instead of in front of it
+	// or beside it, since a socket-activated helper's first call is a knock
 	// waiting for its port.
 	go func() {
 		defer close(m.probing)
+		t := time.NewTimer(m.probeDelay)
+		defer t.Stop()
+		select {
+		case <-m.firstCall:
+		case <-t.C:
+		case <-m.done:
+			return
+		}
 		for _, v6 := range []bool{false, true} {
 			if _, ok := m.fams[v6]; ok {
 				m.useNetlink(v6)
@@ -193,6 +219,7 @@ func (m *IPTables) family(ip netip.Addr) (iptabler, error) {
 // Open adds the rule for req, or moves the deadline of an existing opening
 // by adding the new rule before deleting the old one.
 func (m *IPTables) Open(ctx context.Context, req OpenRequest) (Opening, error) {
+	defer m.firstOnce.Do(func() { close(m.firstCall) })
 	if err := m.policy.Validate(req); err != nil {
 		return Opening{}, err
 	}
@@ -284,6 +311,7 @@ func (m *IPTables) Close() error {
 		m.timer.Stop()
 	}
 	m.mu.Unlock()
+	m.closeOnce.Do(func() { close(m.done) })
 	<-m.probing // so that no test rule outlives the manager
 	return nil
 }
@@ -412,6 +440,7 @@ type brokenIPT struct{ err error }
 func (b brokenIPT) ChainExists(string, string) (bool, error)       { return false, b.err }
 func (b brokenIPT) NewChain(string, string) error                  { return b.err }
 func (b brokenIPT) ClearAndDeleteChain(string, string) error       { return b.err }
+func (b brokenIPT) DeleteChain(string, string) error               { return b.err }
 func (b brokenIPT) Exists(string, string, ...string) (bool, error) { return false, b.err }
 func (b brokenIPT) Insert(string, string, int, ...string) error    { return b.err }
 func (b brokenIPT) Append(string, string, ...string) error         { return b.err }

@@ -36,22 +36,23 @@ func ParseBackend(s string) (Backend, error) {
 // Everything but appending (and the check of the INPUT jump after it)
 // still runs iptables. A netlinkWriter is used with IPTables.mu held.
 type netlinkWriter interface {
-	// Append appends o's rule to Chain.
-	Append(o Opening) error
+	// Append appends o's rule to chain (Chain, or checkChain for the
+	// start-up check).
+	Append(chain string, o Opening) error
 	// JumpFirst reports whether the first rule of INPUT is the jump to
 	// Chain exactly as iptables-nft writes `-j KNOCKKNOCK`, and no other
 	// INPUT rule jumps or goes to Chain. false means "not sure": the
 	// caller checks with iptables.
 	JumpFirst() (bool, error)
-	// Delete deletes every rule of Chain that has o's expressions as
+	// Delete deletes every rule of chain that has o's expressions as
 	// Append writes them, and returns how many it deleted.
-	Delete(o Opening) (int, error)
+	Delete(chain string, o Opening) (int, error)
 }
 
 // probeOpening is the opening the start-up check writes for a family: a
 // documentation address (RFC 5737, RFC 3849), the discard port, and a
-// deadline long past, so that the kernel never matches it and any sweep
-// deletes it.
+// deadline long past, so that it could never match even if something
+// jumped to its chain.
 func probeOpening(v6 bool) Opening {
 	ip := netip.MustParseAddr("192.0.2.1")
 	if v6 {
@@ -66,8 +67,8 @@ var errLegacy = errors.New("iptables is iptables-legacy, whose rules are not in 
 // useNetlink decides, for one family after start, whether Open writes its
 // rules over netlink: only if a netlinkWriter can be had and the rule it
 // writes passes probe. Either way it logs one line saying which. It runs
-// beside Open, which runs iptables until then; it takes m.mu only to hand
-// the writer over.
+// beside any Open, which runs iptables until then; it takes m.mu only to
+// hand the writer over.
 func (m *IPTables) useNetlink(v6 bool) {
 	fam := familyName(v6)
 	w, err := m.newNetlink(v6)
@@ -85,64 +86,70 @@ func (m *IPTables) useNetlink(v6 bool) {
 	m.log.Info("opening rules are written over nf_tables netlink: "+fam+" lists and deletes them as its own", "family", fam)
 }
 
-// probe appends probeOpening's rule with w and checks that iptables sees
-// exactly its own rule: `iptables -S` prints ruleLine for it once, and
-// `iptables -D` with ruleSpec deletes it. Whatever fails, the test rule is
-// gone afterwards (it never matches anyway). It needs no lock: the test
-// rule is found by its own content, whatever Open does meanwhile.
+// checkChain is the chain the start-up check writes its test rule in,
+// created for it and deleted after it, so that nothing reading Chain (an
+// admin, List, a test) ever sees the test rule. Nothing jumps to it.
+const checkChain = Chain + "-CHECK"
+
+// probe appends probeOpening's rule to checkChain with w and checks that
+// iptables sees exactly its own rule: `iptables -S` prints it as ruleLine
+// would, once, and `iptables -D` with ruleSpec deletes it. Whatever fails,
+// checkChain is gone afterwards. It needs no lock: it touches no chain
+// Open does.
 func (m *IPTables) probe(v6 bool, w netlinkWriter) error {
 	o := probeOpening(v6)
 	ipt := m.fams[v6]
 	cmd := familyName(v6)
-	if err := w.Append(o); err != nil {
+	if err := ipt.NewChain(table, checkChain); err != nil {
+		// Left by a run killed during its check?
+		if err := ipt.ClearAndDeleteChain(table, checkChain); err != nil {
+			return fmt.Errorf("%s -X %s left by an earlier check: %w", cmd, checkChain, err)
+		}
+		if err := ipt.NewChain(table, checkChain); err != nil {
+			return fmt.Errorf("%s -N %s: %w", cmd, checkChain, err)
+		}
+	}
+	passed := false
+	defer func() {
+		// After a passed check the chain is empty: one exec.
+		err := ipt.DeleteChain(table, checkChain)
+		if err != nil && !passed {
+			err = ipt.ClearAndDeleteChain(table, checkChain)
+		}
+		if err != nil {
+			m.log.Warn("deleting the start-up check's chain failed; nothing jumps to it, and the next start deletes it",
+				"family", cmd, "chain", checkChain, "err", err)
+		}
+	}()
+	if err := w.Append(checkChain, o); err != nil {
 		return fmt.Errorf("appending a test rule over netlink: %w", err)
 	}
-	err := func() error {
-		lines, err := ipt.List(table, Chain)
-		if err != nil {
-			return fmt.Errorf("%s -S %s: %w", cmd, Chain, err)
-		}
-		rs := rules(lines)
-		if n := count(rs, ruleLine(o)); n != 1 {
-			last := ""
-			if len(rs) > 0 {
-				last = rs[len(rs)-1]
-			}
-			return fmt.Errorf("%s -S %s printed the test rule as %q, want %q", cmd, Chain, last, ruleLine(o))
-		}
-		if err := ipt.Delete(table, Chain, ruleSpec(o)...); err != nil {
-			return fmt.Errorf("%s -D %s with the test rule's own spec did not delete it: %w", cmd, Chain, err)
-		}
-		return nil
-	}()
-	n, derr := w.Delete(o)
-	switch {
-	case err != nil && derr != nil:
-		m.log.Error("the rule of the failed start-up check could not be deleted; it never matches (its deadline is past) and the next start deletes it",
-			"family", cmd, "err", derr)
-	case err == nil && derr != nil:
-		err = fmt.Errorf("looking for the test rule over netlink after %s -D: %w", cmd, derr)
-	case err == nil && n > 0:
-		err = fmt.Errorf("%s -D %s with the test rule's spec left the netlink rule in place", cmd, Chain)
+	lines, err := ipt.List(table, checkChain)
+	if err != nil {
+		return fmt.Errorf("%s -S %s: %w", cmd, checkChain, err)
 	}
-	return err
-}
-
-func count(lines []string, line string) int {
-	n := 0
-	for _, l := range lines {
-		if l == line {
-			n++
-		}
+	want := ruleLineIn(checkChain, o)
+	if rs := rules(lines); len(rs) != 1 || rs[0] != want {
+		return fmt.Errorf("%s -S %s printed the test rule as %q, want %q", cmd, checkChain, rs, want)
 	}
-	return n
+	if err := ipt.Delete(table, checkChain, ruleSpec(o)...); err != nil {
+		return fmt.Errorf("%s -D %s with the test rule's own spec did not delete it: %w", cmd, checkChain, err)
+	}
+	switch n, err := w.Delete(checkChain, o); {
+	case err != nil:
+		return fmt.Errorf("looking for the test rule over netlink after %s -D: %w", cmd, err)
+	case n > 0:
+		return fmt.Errorf("%s -D %s with the test rule's spec left the netlink rule in place", cmd, checkChain)
+	}
+	passed = true
+	return nil
 }
 
 // appendRule appends o's rule, over netlink where the family has a
 // netlinkWriter, else with iptables. m.mu must be held.
 func (m *IPTables) appendRule(ipt iptabler, o Opening) error {
 	if w := m.nl[o.IP.Is6()]; w != nil {
-		return w.Append(o)
+		return w.Append(Chain, o)
 	}
 	return ipt.Append(table, Chain, ruleSpec(o)...)
 }

@@ -20,12 +20,12 @@ type fakeNetlink struct {
 	appends   int
 }
 
-func (f *fakeNetlink) Append(o Opening) error {
+func (f *fakeNetlink) Append(chain string, o Opening) error {
 	f.appends++
 	if f.appendErr != nil {
 		return f.appendErr
 	}
-	return f.ipt.Append(table, Chain, f.spec(o)...)
+	return f.ipt.Append(table, chain, f.spec(o)...)
 }
 
 func (f *fakeNetlink) JumpFirst() (bool, error) {
@@ -33,9 +33,9 @@ func (f *fakeNetlink) JumpFirst() (bool, error) {
 	return len(rs) > 0 && rs[0] == jumpLine && !slices.Contains(rs[1:], jumpLine), nil
 }
 
-func (f *fakeNetlink) Delete(o Opening) (int, error) {
+func (f *fakeNetlink) Delete(chain string, o Opening) (int, error) {
 	n := 0
-	for f.ipt.Delete(table, Chain, f.spec(o)...) == nil {
+	for f.ipt.Delete(table, chain, f.spec(o)...) == nil {
 		n++
 	}
 	return n, nil
@@ -73,6 +73,9 @@ func TestOpenUsesNetlinkAfterThePassedCheck(t *testing.T) {
 	if got := r.v4.dump(Chain); len(got) != 1 {
 		t.Fatalf("the check left %q", got)
 	}
+	if _, ok := r.v4.chains[checkChain]; ok {
+		t.Fatalf("the check left its chain %s", checkChain)
+	}
 	o := r.open(t, "192.0.2.7", 22, 5*time.Second)
 	if nl4.appends != 2 || nl6.appends != 1 {
 		t.Errorf("netlink appends: v4 %d (want the check's and Open's), v6 %d (want the check's)", nl4.appends, nl6.appends)
@@ -106,6 +109,9 @@ func TestFailedCheckFallsBackToIPTables(t *testing.T) {
 			if got := r.v4.dump(Chain); len(got) != 1 {
 				t.Fatalf("the failed check left %q", got)
 			}
+			if _, ok := r.v4.chains[checkChain]; ok {
+				t.Fatalf("the failed check left its chain %s: %q", checkChain, r.v4.dump(checkChain))
+			}
 			appends := tc.nl.appends
 			o := r.open(t, "192.0.2.7", 22, 5*time.Second)
 			if tc.nl.appends != appends {
@@ -131,5 +137,48 @@ func TestParseBackend(t *testing.T) {
 		if _, err := ParseBackend(s); err == nil || !strings.Contains(err.Error(), `"auto" or "iptables"`) {
 			t.Errorf("ParseBackend(%q) = %v, want an error naming the values", s, err)
 		}
+	}
+}
+
+// TestCheckWaitsForTheFirstCall: a socket-activated helper's first call is
+// a knock waiting for its port, so the start-up check runs after it (which
+// runs iptables), not beside it, and Close does not wait for the delay.
+func TestCheckWaitsForTheFirstCall(t *testing.T) {
+	nl4 := &fakeNetlink{ipt: newFakeIPT(), spec: ruleSpec}
+	nl6 := &fakeNetlink{ipt: newFakeIPT(), spec: ruleSpec}
+	r := &rig{v4: nl4.ipt, v6: nl6.ipt, clock: &clock{t: start}}
+	cfg := Config{Now: r.clock.Now, Log: slog.New(slog.DiscardHandler), probeDelay: time.Hour}
+	cfg.newNetlink = func(v6 bool) (netlinkWriter, error) {
+		if v6 {
+			return nl6, nil
+		}
+		return nl4, nil
+	}
+	m, err := newIPTables(r.v4, r.v6, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.m = m
+	o := r.open(t, "192.0.2.7", 22, 5*time.Second)
+	select {
+	case <-m.probing:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the check did not run after the first call")
+	}
+	if nl4.appends != 1 || !slices.Contains(r.v4.dump(Chain), ruleLine(o)) {
+		t.Fatalf("netlink appends %d (want the check's alone: the first call runs iptables), chain %q", nl4.appends, r.v4.dump(Chain))
+	}
+	m.Close()
+
+	idle, err := newIPTables(newFakeIPT(), newFakeIPT(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() { idle.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for the check's delay")
 	}
 }

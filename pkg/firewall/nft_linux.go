@@ -68,13 +68,13 @@ func (w *nftWriter) do(f func(c *nftables.Conn) error) error {
 	return err
 }
 
-func (w *nftWriter) Append(o Opening) error {
+func (w *nftWriter) Append(chain string, o Opening) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.do(func(c *nftables.Conn) error {
-		c.AddRule(&nftables.Rule{Table: w.table, Chain: w.chain, Exprs: w.exprs(o)})
+		c.AddRule(&nftables.Rule{Table: w.table, Chain: &nftables.Chain{Name: chain, Table: w.table}, Exprs: w.exprs(o)})
 		if err := c.Flush(); err != nil {
-			return fmt.Errorf("appending rule to nf_tables chain %s %s: %w", w.table.Name, Chain, err)
+			return fmt.Errorf("appending rule to nf_tables chain %s %s: %w", w.table.Name, chain, err)
 		}
 		return nil
 	})
@@ -114,7 +114,7 @@ func jumpsToChain(e expr.Any) bool {
 	return ok && (v.Kind == expr.VerdictJump || v.Kind == expr.VerdictGoto) && v.Chain == Chain
 }
 
-func (w *nftWriter) Delete(o Opening) (int, error) {
+func (w *nftWriter) Delete(chain string, o Opening) (int, error) {
 	want, err := marshalExprs(w.table.Family, w.exprs(o))
 	if err != nil {
 		return 0, err
@@ -123,9 +123,9 @@ func (w *nftWriter) Delete(o Opening) (int, error) {
 	defer w.mu.Unlock()
 	n := 0
 	err = w.do(func(c *nftables.Conn) error {
-		rs, err := c.GetRules(w.table, w.chain)
+		rs, err := c.GetRules(w.table, &nftables.Chain{Name: chain, Table: w.table})
 		if err != nil {
-			return fmt.Errorf("listing nf_tables chain %s: %w", Chain, err)
+			return fmt.Errorf("listing nf_tables chain %s: %w", chain, err)
 		}
 		for _, r := range rs {
 			got, err := marshalExprs(w.table.Family, r.Exprs)
@@ -142,7 +142,7 @@ func (w *nftWriter) Delete(o Opening) (int, error) {
 		}
 		if err := c.Flush(); err != nil {
 			n = 0
-			return fmt.Errorf("deleting rules from nf_tables chain %s: %w", Chain, err)
+			return fmt.Errorf("deleting rules from nf_tables chain %s: %w", chain, err)
 		}
 		return nil
 	})

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -59,6 +60,11 @@ func chainRules(t *testing.T, ns *nstest.NS, cmd string) []string {
 	return rules(strings.Split(strings.TrimSpace(ns.Run(t, cmd, "-S", Chain)), "\n"))
 }
 
+// chainExists reports whether cmd's filter table in ns has chain.
+func chainExists(ns *nstest.NS, cmd, chain string) bool {
+	return ns.Command(context.Background(), cmd, "-S", chain).Run() == nil
+}
+
 // TestNetlinkRuleIsIPTablesOwn writes each opening once with iptables and
 // once over netlink and checks that the two are the same rule: the same
 // expressions read back from the kernel, the same `iptables -S` line, and
@@ -84,7 +90,7 @@ func TestNetlinkRuleIsIPTablesOwn(t *testing.T) {
 				continue
 			}
 			ns.Run(t, append([]string{cmd, "-A", Chain}, ruleSpec(o)...)...)
-			if err := w.Append(o); err != nil {
+			if err := w.Append(Chain, o); err != nil {
 				t.Fatalf("%s: Append(%v): %v", cmd, o, err)
 			}
 			rs, err := w.conn.GetRules(w.table, w.chain)
@@ -162,6 +168,9 @@ func TestOpenOverNetlink(t *testing.T) {
 		if got := chainRules(t, ns, familyName(v6)); len(got) != 0 {
 			t.Fatalf("%s: the start-up check left %q", familyName(v6), got)
 		}
+		if chainExists(ns, familyName(v6), checkChain) {
+			t.Fatalf("%s: the start-up check left its chain %s", familyName(v6), checkChain)
+		}
 	}
 	a, err := m.Open(t.Context(), OpenRequest{IP: netip.MustParseAddr("10.77.0.2"), Port: 22, Duration: 2 * time.Second, Profile: "lab"})
 	if err != nil {
@@ -231,6 +240,9 @@ func TestStartupCheckFallsBack(t *testing.T) {
 		if got := chainRules(t, ns, fam); len(got) != 0 {
 			t.Errorf("%s: the failed check left %q", fam, got)
 		}
+		if chainExists(ns, fam, checkChain) {
+			t.Errorf("%s: the failed check left its chain %s", fam, checkChain)
+		}
 	}
 	if m.nl[false] != nil || m.nl[true] != nil {
 		t.Fatal("netlink writer kept after a failed check")
@@ -264,7 +276,7 @@ func BenchmarkNetlinkWriter(b *testing.B) {
 	b.Run("Append", func(b *testing.B) {
 		for i := range b.N {
 			o := Opening{IP: netip.AddrFrom4([4]byte{10, 99, byte(i >> 8), byte(i)}), Port: 22, Deadline: deadline, Profile: "bench"}
-			if err := w.Append(o); err != nil {
+			if err := w.Append(Chain, o); err != nil {
 				b.Fatal(err)
 			}
 			if i%100 == 99 {

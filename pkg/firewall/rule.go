@@ -55,12 +55,15 @@ func ruleComment(o Opening) string {
 }
 
 // ruleLine returns o's rule as `iptables -S` prints it.
-func ruleLine(o Opening) string {
+func ruleLine(o Opening) string { return ruleLineIn(Chain, o) }
+
+// ruleLineIn returns o's rule in chain as `iptables -S` prints it.
+func ruleLineIn(chain string, o Opening) string {
 	spec := ruleSpec(o)
 	spec[1] = netip.PrefixFrom(o.IP, o.IP.BitLen()).String()
 	spec[3] = "tcp -m tcp"
 	spec[len(spec)-3] = `"` + spec[len(spec)-3] + `"`
-	return "-A " + Chain + " " + strings.Join(spec, " ")
+	return "-A " + chain + " " + strings.Join(spec, " ")
 }
 
 var ruleRE = regexp.MustCompile(`^-A ` + Chain + ` -s (\S+?)/\d+ .*--dport (\d+) .*--comment "` + commentTag +

@@ -262,5 +262,9 @@ func cleanup(ipt iptabler) error {
 	if err := ipt.ClearAndDeleteChain(table, Chain); err != nil {
 		return fmt.Errorf("deleting chain %s: %w", Chain, err)
 	}
+	// Left only by a helper killed during its start-up check.
+	if err := ipt.ClearAndDeleteChain(table, checkChain); err != nil {
+		return fmt.Errorf("deleting chain %s: %w", checkChain, err)
+	}
 	return nil
 }
