@@ -128,7 +128,7 @@ run_demo() {
 	check "the host's own firewall rules were not touched" chk_host_untouched
 	step "Done"
 	printf '   %d checks passed, %d failed. Next: make test (every check, including floods and crashes),\n' \
-		"$LAB_PASSED" "$LAB_FAILED"
+		"$PASSED" "$FAILED"
 	printf '   make bench (latency), README for installing on a real server.\n'
-	[ "$LAB_FAILED" -eq 0 ]
+	[ "$FAILED" -eq 0 ]
 }
