@@ -44,19 +44,8 @@ func (f *fakeNetlink) Delete(chain string, o Opening) (int, error) {
 // netlinkFakeRig starts a manager whose netlink writers are nl4 and nl6.
 func netlinkFakeRig(t *testing.T, nl4, nl6 *fakeNetlink) (*rig, *bytes.Buffer) {
 	t.Helper()
-	r := &rig{v4: nl4.ipt, v6: nl6.ipt, clock: &clock{t: start}}
 	var buf bytes.Buffer
-	cfg := Config{Now: r.clock.Now, Log: slog.New(slog.NewTextHandler(&buf, nil))}
-	cfg.newNetlink = func(v6 bool) (netlinkWriter, error) {
-		if v6 {
-			return nl6, nil
-		}
-		return nl4, nil
-	}
-	m, err := newIPTables(r.v4, r.v6, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, m := newNetlinkFakeManager(t, nl4, nl6, Config{Log: slog.New(slog.NewTextHandler(&buf, nil))})
 	t.Cleanup(func() { m.Close() })
 	<-m.probing
 	r.m = m
@@ -146,18 +135,8 @@ func TestParseBackend(t *testing.T) {
 func TestCheckWaitsForTheFirstCall(t *testing.T) {
 	nl4 := &fakeNetlink{ipt: newFakeIPT(), spec: ruleSpec}
 	nl6 := &fakeNetlink{ipt: newFakeIPT(), spec: ruleSpec}
-	r := &rig{v4: nl4.ipt, v6: nl6.ipt, clock: &clock{t: start}}
-	cfg := Config{Now: r.clock.Now, Log: slog.New(slog.DiscardHandler), probeDelay: time.Hour}
-	cfg.newNetlink = func(v6 bool) (netlinkWriter, error) {
-		if v6 {
-			return nl6, nil
-		}
-		return nl4, nil
-	}
-	m, err := newIPTables(r.v4, r.v6, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := Config{Log: slog.New(slog.DiscardHandler), probeDelay: time.Hour}
+	r, m := newNetlinkFakeManager(t, nl4, nl6, cfg)
 	r.m = m
 	o := r.open(t, "192.0.2.7", 22, 5*time.Second)
 	select {
@@ -170,10 +149,7 @@ func TestCheckWaitsForTheFirstCall(t *testing.T) {
 	}
 	m.Close()
 
-	idle, err := newIPTables(newFakeIPT(), newFakeIPT(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, idle := newNetlinkFakeManager(t, &fakeNetlink{ipt: newFakeIPT(), spec: ruleSpec}, &fakeNetlink{ipt: newFakeIPT(), spec: ruleSpec}, cfg)
 	closed := make(chan struct{})
 	go func() { idle.Close(); close(closed) }()
 	select {
@@ -181,4 +157,23 @@ func TestCheckWaitsForTheFirstCall(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close waited for the check's delay")
 	}
+}
+
+// newNetlinkFakeManager returns a rig on fake iptables and a manager, made
+// with cfg, whose netlink writers are nl4 and nl6.
+func newNetlinkFakeManager(t *testing.T, nl4, nl6 *fakeNetlink, cfg Config) (*rig, *IPTables) {
+	t.Helper()
+	r := &rig{v4: nl4.ipt, v6: nl6.ipt, clock: &clock{t: start}}
+	cfg.Now = r.clock.Now
+	cfg.newNetlink = func(v6 bool) (netlinkWriter, error) {
+		if v6 {
+			return nl6, nil
+		}
+		return nl4, nil
+	}
+	m, err := newIPTables(r.v4, r.v6, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, m
 }

@@ -107,6 +107,24 @@ func benchServer(b *testing.B) string {
 	return sock
 }
 
+// timeOpens calls c.Open once per iteration, pause after the last call
+// returned, and reports the percentiles of the calls' times.
+func timeOpens(b *testing.B, c *fwrpc.Client, pause time.Duration) {
+	took := make([]time.Duration, 0, b.N)
+	for b.Loop() {
+		time.Sleep(pause)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		t0 := time.Now()
+		_, err := c.Open(ctx, benchReq)
+		took = append(took, time.Since(t0))
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportPercentiles(b, took)
+}
+
 // reportPercentiles reports the median and 99th percentile of took.
 func reportPercentiles(b *testing.B, took []time.Duration) {
 	slices.Sort(took)
@@ -130,18 +148,7 @@ func BenchmarkOpenRoundTrip(b *testing.B) {
 	if _, err := c.Open(context.Background(), benchReq); err != nil {
 		b.Fatal(err)
 	}
-	took := make([]time.Duration, 0, b.N)
-	for b.Loop() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		t0 := time.Now()
-		_, err := c.Open(ctx, benchReq)
-		took = append(took, time.Since(t0))
-		cancel()
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportPercentiles(b, took)
+	timeOpens(b, c, 0)
 }
 
 // BenchmarkOpenFirstCall measures the first Open of a new Client: the
@@ -188,19 +195,7 @@ func BenchmarkOpenRoundTripProcesses(b *testing.B) {
 			b.Fatalf("the server process did not answer within 10 s: %v", err)
 		}
 	}
-	took := make([]time.Duration, 0, b.N)
-	for b.Loop() {
-		time.Sleep(20 * time.Millisecond)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		t0 := time.Now()
-		_, err := c.Open(ctx, benchReq)
-		took = append(took, time.Since(t0))
-		cancel()
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportPercentiles(b, took)
+	timeOpens(b, c, 20*time.Millisecond)
 }
 
 // startServerProcess runs the test binary as a helper process serving on a
