@@ -37,14 +37,7 @@ func TestSudoKnockknockUsesTheUsersProfile(t *testing.T) {
 	srv.Run(t, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", strconv.Itoa(knockPort),
 		"-j", "LOG", "--log-prefix", prefix, "--log-tcp-sequence")
 
-	home, err := os.MkdirTemp("", "kk-sudo-home") // t.TempDir's parent is 0700
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(home) })
-	os.Chmod(home, 0o755)
-	profiles := filepath.Join(home, ".knockknock")
-	os.Mkdir(profiles, 0o700)
+	home, profiles := sudoUserHome(t)
 	p, err := profile.GenerateForGroup(profiles, "10.201.7.2", knockPort, -1)
 	if err != nil {
 		t.Fatal(err)
@@ -124,14 +117,7 @@ func chownTree(t *testing.T, dir string, uid int) {
 // credentials file it creates is the user's.
 func TestSudoKnockknockProxyServesAsTheUser(t *testing.T) {
 	ns := nstest.New(t, "kkq")
-	home, err := os.MkdirTemp("", "kk-sudo-home")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(home) })
-	os.Chmod(home, 0o755)
-	profiles := filepath.Join(home, ".knockknock")
-	os.Mkdir(profiles, 0o700)
+	home, profiles := sudoUserHome(t)
 	chownTree(t, home, nobody)
 
 	logs := &syncbuf.Buffer{}
@@ -161,4 +147,20 @@ func TestSudoKnockknockProxyServesAsTheUser(t *testing.T) {
 	if uid := fi.Sys().(*syscall.Stat_t).Uid; uid != nobody || fi.Mode().Perm() != 0o600 {
 		t.Errorf("credentials file: uid %d mode %v, want the user's (%d), 0600", uid, fi.Mode().Perm(), nobody)
 	}
+}
+
+// sudoUserHome makes the invoking user's home with an empty ~/.knockknock
+// (0700), outside t.TempDir, whose parent is 0700 and so closed to the
+// user the process drops to.
+func sudoUserHome(t *testing.T) (home, profiles string) {
+	t.Helper()
+	home, err := os.MkdirTemp("", "kk-sudo-home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(home) })
+	os.Chmod(home, 0o755)
+	profiles = filepath.Join(home, ".knockknock")
+	os.Mkdir(profiles, 0o700)
+	return home, profiles
 }
