@@ -10,18 +10,15 @@ import (
 // definitions below refuse: these tests compare them on the testdata and
 // on crafted edge cases, and FuzzFastPaths on whatever the fuzzer finds.
 
-// refIndexField is the plain definition of indexDPT: the first "DPT=" that
-// starts a space-separated token.
-func refIndexField(b []byte) int {
-	for off := 0; ; {
-		i := bytes.Index(b[off:], dptField)
-		if i < 0 {
-			return -1
-		}
-		if at := off + i; at == 0 || b[at-1] == ' ' {
+// refLastIndexDPT is the plain definition of lastIndexDPT: the last "DPT="
+// that starts a space-separated token.
+func refLastIndexDPT(b []byte) int {
+	for end := len(b); ; {
+		at := bytes.LastIndex(b[:end], dptField)
+		if at <= 0 || b[at-1] == ' ' {
 			return at
 		}
-		off += i + 1
+		end = at // "DPT=" cannot overlap itself
 	}
 }
 
@@ -78,8 +75,8 @@ func checkFastPaths(t *testing.T, s string) {
 	if want, wantV := fields.refParseFields(b); got != want || gotV != wantV {
 		t.Errorf("parseFields(%q) = %s, want %s", s, describe(got, gotV), describe(want, wantV))
 	}
-	if got, want := indexDPT(b), refIndexField(b); got != want {
-		t.Errorf("indexDPT(%q) = %d, want %d", s, got, want)
+	if got, want := lastIndexDPT(b), refLastIndexDPT(b); got != want {
+		t.Errorf("lastIndexDPT(%q) = %d, want %d", s, got, want)
 	}
 	// quickCheck never refuses what the full scan accepts.
 	p := NewParser("REJECT ", testPorts)
@@ -123,6 +120,10 @@ func fastPathCases(t testing.TB) []string {
 		"REJECT", "REJECT 0", "REJECT 01", "KKLOG12", "KKLOG12:", "KKLOG12:x", "kKLOG12:x", "[1] KKLOG12:x", "REJECT\x00x",
 		"DPT=1 DPT=4444", "DPT=4444 DPT=1", "xDPT=1", "DPT=DPT=1", "DPTDPT=1 DPT=2", "1234567DPT=1", "DDDDDDDDDDDDDDDD DPT=4444",
 		"DPT=4444 DDDDDDDDDDDDDDDDDDD", "DPT=", "DPT=4444", "DEDEDEDEDEDE DPT=7 DEDEDE"}
+	for pad := range 40 { // every alignment of a DPT= to the words lastIndexDPT reads
+		cases = append(cases, "DPT=1 "+strings.Repeat("D", pad), strings.Repeat("x", pad)+" DPT=4444 DPT=1 DPT",
+			strings.Repeat("D", pad)+"DPT=1", "DPT=4444"+strings.Repeat(" DPTx", pad/5)+strings.Repeat(" ", pad%5))
+	}
 	for _, c := range readCases(t) {
 		cases = append(cases, c.line)
 		if msg, ok := kernelMessage([]byte(c.line)); ok {

@@ -14,6 +14,7 @@ package kernlog
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"net/netip"
 )
 
@@ -170,10 +171,14 @@ var (
 
 // quickCheck refuses lines for other ports by looking at DPT= alone, before
 // the full field scan. It may pass lines the scan then refuses, but it never
-// refuses a line the scan would accept: the scan also takes the first DPT=
-// token (a second one is Malformed) and parses it the same way.
+// refuses a line the scan would accept. It looks at the last DPT= token,
+// where the scan takes the first and calls a second one Malformed: in a line
+// the scan accepts the two are the same token, and a last DPT= that is not
+// a knock port (or does not parse) makes the scan refuse the line either
+// way, as OtherPort (or Malformed) if it is the only one and as Malformed if
+// it is not.
 func (p *Parser) quickCheck(body []byte) Verdict {
-	j := indexDPT(body)
+	j := lastIndexDPT(body)
 	if j < 0 {
 		return MissingField
 	}
@@ -190,27 +195,57 @@ func (p *Parser) quickCheck(body []byte) Verdict {
 // dptWord is "DPT=" as a little-endian 32-bit word.
 const dptWord = 'D' | 'P'<<8 | 'T'<<16 | '='<<24
 
-// indexDPT returns the index of the first "DPT=" in b that starts a
-// space-separated token, or -1. It looks for the key's first byte with
-// bytes.IndexByte and compares the four bytes at once: 'D' starts only DST,
-// DF and DPT in a LOG line, so this takes two or three short vector scans,
-// where bytes.Index takes several times longer on a line of this length.
-func indexDPT(b []byte) int {
-	off := 0
-	for {
-		i := bytes.IndexByte(b[off:], 'D')
-		if i < 0 {
-			return -1
+// lastIndexDPT returns the index of the last "DPT=" in b that starts a
+// space-separated token, or -1. A LOG line has DPT= about 60 bytes from its
+// end (SEQ, ACK, WINDOW, RES and the flags follow) and over 100 from its
+// start, so it looks backwards, eight bytes at a time: a word's 'D' bytes
+// are found without a branch (zeroBytes), and only they are compared with
+// "DPT=". In a LOG line's tail that is WINDOW's D and DPT's own.
+func lastIndexDPT(b []byte) int {
+	const ds = 0x4444444444444444   // 'D' in every byte
+	n := len(b) - len(dptField) + 1 // "DPT=" can start at 0 .. n-1
+	j := n - 16
+	// Two words a round, tested together: a round without a 'D' is one
+	// branch, and the two words' masks are computed side by side.
+	for ; j >= 0; j -= 16 {
+		w := b[j : j+16]
+		lo := zeroBytes(binary.LittleEndian.Uint64(w) ^ ds)
+		hi := zeroBytes(binary.LittleEndian.Uint64(w[8:]) ^ ds)
+		if lo|hi == 0 {
+			continue
 		}
-		at := off + i
-		if at+4 > len(b) {
-			return -1
-		}
-		if binary.LittleEndian.Uint32(b[at:]) == dptWord && (at == 0 || b[at-1] == ' ') {
+		if at := lastDPTIn(b, j+8, hi); at >= 0 {
 			return at
 		}
-		off = at + 1
+		if at := lastDPTIn(b, j, lo); at >= 0 {
+			return at
+		}
 	}
+	for at := j + 15; at >= 0; at-- { // the first n%16 positions
+		if b[at] == 'D' && isDPT(b, at) {
+			return at
+		}
+	}
+	return -1
+}
+
+// lastDPTIn returns the last position j+k, for a byte k marked in m (as
+// zeroBytes marks them), at which a "DPT=" token starts, or -1.
+func lastDPTIn(b []byte, j int, m uint64) int {
+	for m != 0 {
+		k := (63 - bits.LeadingZeros64(m)) / 8
+		if isDPT(b, j+k) {
+			return j + k
+		}
+		m &^= 0x80 << (8 * k)
+	}
+	return -1
+}
+
+// isDPT reports whether a "DPT=" token starts at b[at]; b has at least four
+// bytes from at.
+func isDPT(b []byte, at int) bool {
+	return binary.LittleEndian.Uint32(b[at:]) == dptWord && (at == 0 || b[at-1] == ' ')
 }
 
 // leadingPort parses the value of a DPT= token: the decimal digits up to the
