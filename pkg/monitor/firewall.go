@@ -14,7 +14,7 @@ import (
 const perCallTimeout = 2 * time.Second
 
 // firewall returns the connection to kk-firewall, dialling it if needed.
-// The caller holds knockMu.
+// The caller holds fwMu.
 func (m *Monitor) firewall(socket string) (firewall.Manager, error) {
 	if m.fw == nil {
 		fw, err := m.opts.Dial(socket)
@@ -27,7 +27,7 @@ func (m *Monitor) firewall(socket string) (firewall.Manager, error) {
 }
 
 // dropFirewall closes the connection so the next call dials again. The
-// caller holds knockMu.
+// caller holds fwMu.
 func (m *Monitor) dropFirewall() {
 	if c, ok := m.fw.(io.Closer); ok {
 		c.Close()
@@ -37,8 +37,8 @@ func (m *Monitor) dropFirewall() {
 
 // closeFirewall closes the connection at exit.
 func (m *Monitor) closeFirewall() {
-	m.knockMu.Lock()
-	defer m.knockMu.Unlock()
+	m.fwMu.Lock()
+	defer m.fwMu.Unlock()
 	m.dropFirewall()
 }
 
@@ -49,8 +49,9 @@ func retryable(err error) bool {
 }
 
 // openWithRetry calls Open until it succeeds, fails for good, or the helper
-// has been unreachable for RetryFor. The caller holds knockMu.
-func (m *Monitor) openWithRetry(socket string, req firewall.OpenRequest) (firewall.Opening, error) {
+// has been unreachable for RetryFor; once ctx is done (kk-monitor is
+// stopping), it makes one call only.
+func (m *Monitor) openWithRetry(ctx context.Context, socket string, req firewall.OpenRequest) (firewall.Opening, error) {
 	start := time.Now()
 	delay := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -58,11 +59,14 @@ func (m *Monitor) openWithRetry(socket string, req firewall.OpenRequest) (firewa
 		if err == nil || !retryable(err) {
 			return op, err
 		}
-		if time.Since(start)+delay > m.opts.RetryFor {
+		if time.Since(start)+delay > m.opts.RetryFor || ctx.Err() != nil {
 			return op, fmt.Errorf("kk-firewall unreachable at %s after %d attempts in %v "+
 				"(is kk-firewall.socket running?): %w", socket, attempt, time.Since(start).Round(time.Millisecond), err)
 		}
-		time.Sleep(delay)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+		}
 		delay = min(2*delay, time.Second)
 	}
 }
@@ -71,6 +75,8 @@ func (m *Monitor) openWithRetry(socket string, req firewall.OpenRequest) (firewa
 // connection, so the next attempt connects afresh instead of waiting out
 // gRPC's reconnect backoff.
 func (m *Monitor) tryOpen(socket string, req firewall.OpenRequest) (firewall.Opening, error) {
+	m.fwMu.Lock()
+	defer m.fwMu.Unlock()
 	fw, err := m.firewall(socket)
 	if err != nil {
 		return firewall.Opening{}, err

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,49 +13,118 @@ import (
 	"github.com/kk-project/kk/pkg/profile"
 )
 
-// handleKnock verifies a candidate packet and, if it is a fresh knock,
-// records its counter on disk before asking kk-firewall to open the port.
+// handleKnock verifies a candidate packet on the follower's goroutine and
+// hands a fresh knock to the opener (see runOpener), which records its
+// counter on disk before it asks kk-firewall to open the port.
+//
+// The verifier moves past the knock's counter here, at once, so that no
+// later line can match the same counter while the opener is still writing
+// it. Memory ahead of the disk only refuses more: the disk record stays the
+// authority (Accept refuses a counter it already holds as used), and a
+// crash before the write loses that one opening, never repeats one.
 func (m *Monitor) handleKnock(pkt kernlog.Packet) {
+	if j, ok := m.verify(pkt); ok {
+		m.jobs <- j // the opener's queue; full, it holds the follower back
+	}
+}
+
+// verify matches pkt against its profile's verifier and, if it is a fresh
+// knock, takes its counter in memory and returns the opener's job.
+func (m *Monitor) verify(pkt kernlog.Packet) (knockJob, bool) {
 	start := time.Now()
 	m.knockMu.Lock()
 	defer m.knockMu.Unlock()
 	st := m.state.Load()
 	s := st.byPort[pkt.DstPort]
 	if s == nil {
-		return // the profile went away in a reload
+		return knockJob{}, false // the profile went away in a reload
 	}
 	if err := s.ensureVerifier(); err != nil {
 		m.log.Error("profile not served: preparing its verifier failed", "profile", s.prof.Name, "err", err)
-		return
+		return knockJob{}, false
 	}
 	f := knock.Fields{ID: pkt.ID, Seq: pkt.Seq, Ack: pkt.Ack, Window: pkt.Window}
 	port, used, ok := s.match(f, knock.Binding{KnockPort: pkt.DstPort, Source: pkt.Src})
 	if !ok {
 		m.refuse(s, pkt.Src, s.noMatchReason())
-		return
+		return knockJob{}, false
 	}
-	verified := time.Now()
-	if err := s.prof.Accept(used); err != nil {
+	s.advance(uint64(used) + 1)
+	return knockJob{st: st, s: s, src: pkt.Src, port: port, used: used,
+		tm: knockTiming{start: start, verified: time.Now()}}, true
+}
+
+// A knockJob is an authentic knock on its way from the follower to the
+// opener.
+type knockJob struct {
+	st   *state
+	s    *served
+	src  netip.Addr
+	port uint16 // the port it asks for
+	used uint32 // the counter that sealed it
+	tm   knockTiming
+}
+
+// knockQueue is how many verified knocks may wait for the opener. The
+// opener takes about a millisecond a knock (fdatasync and the gRPC call), so
+// the follower reads on meanwhile; past this many it waits, and no knock is
+// dropped.
+const knockQueue = 64
+
+// startOpener runs the opener until the returned stop is called; stop
+// returns once every knock handed over before it has been handled. Once
+// ctx is done, a knock whose opening fails is not tried again.
+func (m *Monitor) startOpener(ctx context.Context) (stop func()) {
+	jobs := make(chan knockJob, knockQueue)
+	m.jobs = jobs
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for j := range jobs {
+			m.record(ctx, j)
+		}
+	}()
+	return func() {
+		close(jobs)
+		<-done
+	}
+}
+
+// record stores an authentic knock's counter on disk, durably, and only
+// then asks for its opening. It runs on the opener's goroutine, one knock
+// at a time in the order the follower verified them, so a profile's counter
+// on disk only ever grows.
+func (m *Monitor) record(ctx context.Context, j knockJob) {
+	j.tm.picked = time.Now()
+	s := j.s
+	if err := s.prof.Accept(j.used); err != nil {
+		m.knockMu.Lock()
+		defer m.knockMu.Unlock()
 		if errors.Is(err, profile.ErrReplay) {
-			m.refuse(s, pkt.Src, "counter already used on disk: replayed")
+			m.refuse(s, j.src, "counter already used on disk: replayed")
 			m.resync(s)
 			return
 		}
 		m.log.Error("recording the knock counter failed; port not opened",
-			"profile", s.prof.Name, "src", pkt.Src, "port", port, "err", err)
+			"profile", s.prof.Name, "src", j.src, "port", j.port, "err", err)
+		// Its counter is not used up on disk, so the same knock may come
+		// again: the verifier is rebuilt from the disk on the next one.
+		s.forget()
 		return
 	}
 	m.counters.mark(s.prof) // its text file, later: see counterFiles
-	s.advance(uint64(used) + 1)
-	if !s.allows(port) {
+	if !s.allows(j.port) {
 		// Authentic, so its counter is used up like any other; but the
 		// profile may not open this port.
-		m.refuse(s, pkt.Src, fmt.Sprintf("port %d is not in the profile's %s (%s)",
-			port, profile.AllowedPortsKey, profile.FormatPorts(s.prof.AllowedPorts)))
+		m.knockMu.Lock()
+		m.refuse(s, j.src, fmt.Sprintf("port %d is not in the profile's %s (%s)",
+			j.port, profile.AllowedPortsKey, profile.FormatPorts(s.prof.AllowedPorts)))
+		m.knockMu.Unlock()
 		return
 	}
 	m.accepted.Add(1)
-	m.open(st, s, pkt.Src, port, knockTiming{start: start, verified: verified, saved: time.Now()})
+	j.tm.saved = time.Now()
+	m.open(ctx, j)
 }
 
 // knockTiming records when an accepted knock's handling reached each step,
@@ -63,11 +133,12 @@ func (m *Monitor) handleKnock(pkt kernlog.Packet) {
 type knockTiming struct {
 	start    time.Time // handleKnock called: the log line was parsed
 	verified time.Time // a counter matched
+	picked   time.Time // the opener took it from the queue
 	saved    time.Time // the counter is on disk
 }
 
 // resync moves a verifier up to the counter on disk, which another process
-// may have advanced.
+// may have advanced. The caller holds knockMu.
 func (m *Monitor) resync(s *served) {
 	c, err := s.prof.Counter()
 	if err != nil {
@@ -79,20 +150,23 @@ func (m *Monitor) resync(s *served) {
 
 // open asks kk-firewall for the opening and logs the outcome; an accepted
 // knock is never dropped silently.
-func (m *Monitor) open(st *state, s *served, src netip.Addr, port uint16, tm knockTiming) {
-	req := firewall.OpenRequest{IP: src, Port: port, Duration: st.cfg.Delay, Profile: firewall.ProfileLabel(s.prof.Name)}
-	op, err := m.openWithRetry(st.cfg.Socket, req)
+func (m *Monitor) open(ctx context.Context, j knockJob) {
+	s, cfg := j.s, j.st.cfg
+	req := firewall.OpenRequest{IP: j.src, Port: j.port, Duration: cfg.Delay, Profile: firewall.ProfileLabel(s.prof.Name)}
+	op, err := m.openWithRetry(ctx, cfg.Socket, req)
 	done := time.Now()
 	if err != nil {
 		m.failed.Add(1)
 		m.log.Error("knock accepted but kk-firewall did not open the port",
-			"profile", s.prof.Name, "src", src, "port", port, "socket", st.cfg.Socket, "err", err)
+			"profile", s.prof.Name, "src", j.src, "port", j.port, "socket", cfg.Socket, "err", err)
 		return
 	}
 	m.opened.Add(1)
-	m.log.Info("knock accepted", "profile", s.prof.Name, "src", src, "port", port,
+	tm := j.tm
+	m.log.Info("knock accepted", "profile", s.prof.Name, "src", j.src, "port", j.port,
 		"deadline", op.Deadline.UTC().Format("2006-01-02T15:04:05Z07:00"),
-		"verify", tm.verified.Sub(tm.start), "counter", tm.saved.Sub(tm.verified), "open", done.Sub(tm.saved))
+		"verify", tm.verified.Sub(tm.start), "handoff", tm.picked.Sub(tm.verified),
+		"counter", tm.saved.Sub(tm.picked), "open", done.Sub(tm.saved))
 }
 
 // syncCounterFile brings a profile's state counter file up to the record

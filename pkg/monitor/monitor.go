@@ -87,7 +87,12 @@ type Monitor struct {
 	restart  chan struct{}          // a reload changed the log source
 	reloadMu sync.Mutex             // one reload at a time
 
-	fw firewall.Manager // guarded by knockMu; nil until first use
+	fwMu sync.Mutex       // one call to kk-firewall at a time
+	fw   firewall.Manager // guarded by fwMu; nil until first use
+
+	// jobs is the opener's queue (startOpener): the follower sends each
+	// verified knock; only the goroutine running Run uses it.
+	jobs chan<- knockJob
 
 	counters *counterFiles // state counter files behind their records
 
@@ -174,6 +179,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 	defer m.closeFirewall()
 	defer m.flushAllRefusals()
 	defer m.startCounterFiles(ctx)()
+	defer m.startOpener(ctx)() // before the counter files: it marks them
 	if !m.opts.ExitAtEOF {
 		stop := m.startWatchdog(ctx)
 		defer stop()

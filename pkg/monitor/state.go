@@ -97,6 +97,12 @@ func (s *served) advance(next uint64) {
 	}
 }
 
+// forget drops the verifier, and the Set, so that the next knock builds
+// them again from the counter on disk. The caller holds knockMu.
+func (s *served) forget() {
+	s.verifier, s.set = nil, nil
+}
+
 // allows reports whether the profile may open port.
 func (s *served) allows(port uint16) bool {
 	return len(s.prof.AllowedPorts) == 0 || slices.Contains(s.prof.AllowedPorts, port)
@@ -221,10 +227,12 @@ func (m *Monitor) Reload() error {
 		}
 	}
 	m.state.Store(st)
-	if st.cfg.Socket != old.cfg.Socket {
-		m.dropFirewall()
-	}
 	m.knockMu.Unlock()
+	if st.cfg.Socket != old.cfg.Socket {
+		m.fwMu.Lock()
+		m.dropFirewall()
+		m.fwMu.Unlock()
+	}
 	debug.FreeOSMemory() // the replaced state's verifiers are garbage now
 	if st.source() != old.source() {
 		select {
