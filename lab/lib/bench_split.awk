@@ -9,8 +9,9 @@
 # 8 rule -> helper's answer, 9 kk-client start -> wire, 10 kk-client start
 # -> exit, 11 wire -> the LOG line readable in /dev/kmsg (the kernel woke its
 # log readers), 12 that -> the line in kern.log (rsyslogd), 13 wire ->
-# kk-monitor's "knock accepted" line (it has the helper's answer). knockd's
-# and fwknop's: 1 wire -> rule.
+# kk-monitor's "knock accepted" line (it has the helper's answer), 14 the
+# hand-off from kk-monitor's follower to its opener. knockd's and fwknop's:
+# 1 wire -> rule.
 
 # dur converts a Go duration as slog prints it (850µs, 1.2ms, 2s) to seconds.
 function dur(s,    n, u) {
@@ -42,11 +43,11 @@ function flush(    start, fwstart) {
 				mon ? "" : "monitor ", fw ? "" : "helper ", rule ? "" : "rule" > "/dev/stderr"
 			return
 		}
-		start = mon - verify - counter - open
+		start = mon - verify - handoff - counter - open
 		fwstart = fw - took
 		print ms(rule - wire), ms(kern - wire), ms(start - kern), ms(verify), ms(counter), ms(open - took),
 			ms(rule - fwstart), ms(fw - rule), ms(wire - t0), (tex ? ms(tex - t0) : "-"),
-			(kmsg ? ms(kmsg - wire) : "-"), (kmsg ? ms(kern - kmsg) : "-"), ms(mon - wire)
+			(kmsg ? ms(kmsg - wire) : "-"), (kmsg ? ms(kern - kmsg) : "-"), ms(mon - wire), ms(handoff)
 		return
 	}
 	if (!wire || !rule) {
@@ -60,7 +61,7 @@ $2 == "mark" {
 	flush()
 	kind = $3; port = $4; t0 = $1
 	wire = kmsg = kern = mon = fw = rule = tex = 0
-	verify = counter = open = took = 0
+	verify = handoff = counter = open = took = 0
 	next
 }
 $2 == "exit" { tex = $1; next }
@@ -75,7 +76,8 @@ $2 == "rule" && wire && !rule {
 kind == "kk" && $2 == "kmsg" && wire && !kmsg && index($0, "SRC=" client " ") && index($0, "DPT=" kport " ") { kmsg = $1; next }
 kind == "kk" && $2 == "line" && $3 == "kern" && !kern && index($0, "SRC=" client " ") && index($0, "DPT=" kport " ") { kern = $1; next }
 kind == "kk" && $2 == "line" && $3 == "mon" && $0 ~ /knock accepted/ && field("port") == port {
-	mon = $1; verify = dur(field("verify")); counter = dur(field("counter")); open = dur(field("open"))
+	mon = $1; verify = dur(field("verify")); handoff = dur(field("handoff")); counter = dur(field("counter"))
+	open = dur(field("open"))
 	next
 }
 kind == "kk" && $2 == "line" && $3 == "fw" && field("msg") == "opened" && field("port") == port {

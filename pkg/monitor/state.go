@@ -132,16 +132,22 @@ func (m *Monitor) loadState(prev *state) (*state, error) {
 	}
 	var ports []uint16
 	var names []string
-	for _, p := range profiles {
-		if err := m.takeOver(p); err != nil {
+	ready := make([]*served, len(profiles))
+	failed := make([]error, len(profiles))
+	profile.Parallel(len(profiles), func(i int) {
+		p := profiles[i]
+		counter, err := m.takeOver(p)
+		if err == nil {
+			ready[i], err = newServed(p, counter, cfg.ErrorWindow, prev)
+		}
+		failed[i] = err
+	})
+	for i, p := range profiles {
+		if err := failed[i]; err != nil {
 			m.log.Error("profile not served", "profile", p.Name, "err", err)
 			continue
 		}
-		s, err := newServed(p, cfg.ErrorWindow, prev)
-		if err != nil {
-			m.log.Error("profile not served", "profile", p.Name, "err", err)
-			continue
-		}
+		s := ready[i]
 		st.byPort[p.KnockPort] = s
 		ports = append(ports, p.KnockPort)
 		names = append(names, fmt.Sprintf("%s:%d", p.Name, p.KnockPort))
@@ -158,15 +164,15 @@ func (m *Monitor) loadState(prev *state) (*state, error) {
 }
 
 // takeOver gives p a state counter from its own counter file if it has
-// none yet (a new profile, or one copied from an original install).
-func (m *Monitor) takeOver(p *profile.Profile) error {
-	took, err := p.TakeOver()
+// none yet (a new profile, or one copied from an original install), and
+// returns p's next unused counter.
+func (m *Monitor) takeOver(p *profile.Profile) (uint64, error) {
+	took, c, err := p.TakeOverCounter()
 	if took {
-		c, _ := p.Counter()
 		m.log.Info("counter taken over: the profile's counter file is only read from now on",
 			"profile", p.Name, "from", filepath.Join(p.Dir, profile.CounterFile), "counter", c)
 	}
-	return err
+	return c, err
 }
 
 // loadConfig reads the configuration file, applies the overrides and
@@ -185,14 +191,11 @@ func (m *Monitor) loadConfig() (config.Config, error) {
 	return cfg, nil
 }
 
-// newServed prepares a profile for verification, reusing prev's verifier if
-// the profile's keys, port and window are unchanged. The caller must not
-// use the verifier before holding knockMu.
-func newServed(p *profile.Profile, window int, prev *state) (*served, error) {
-	counter, err := p.Counter()
-	if err != nil {
-		return nil, err
-	}
+// newServed prepares a profile, whose next unused counter on disk is
+// counter, for verification, reusing prev's verifier if the profile's keys,
+// port and window are unchanged. The caller must not use the verifier
+// before holding knockMu.
+func newServed(p *profile.Profile, counter uint64, window int, prev *state) (*served, error) {
 	if window < 1 || window > knock.MaxWindow {
 		return nil, fmt.Errorf("error window %d out of range 1-%d", window, knock.MaxWindow)
 	}
