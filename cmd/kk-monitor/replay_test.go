@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -177,21 +179,26 @@ func benchReplay(b *testing.B, s *setup, np int) {
 	ps := makeProfiles(b, s, np)
 	writeReplayLog(b, s.logPath, ps, 1_000_000, 50)
 	resetCounters(b, s, ps)
-	var last replayResult
+	var runs []replayResult
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		resetCounters(b, s, ps)
 		b.StartTimer()
-		last = s.replay(b)
-		if last.summary["opened"] != 50 {
-			b.Fatalf("found %v of 50 valid knocks: %v", last.summary["opened"], last.summary)
+		r := s.replay(b)
+		if r.summary["opened"] != 50 {
+			b.Fatalf("found %v of 50 valid knocks: %v", r.summary["opened"], r.summary)
 		}
+		runs = append(runs, r)
 	}
-	b.ReportMetric(last.summary["lines_per_second"], "lines/s")
-	b.ReportMetric(1e6/last.wall.Seconds(), "wall-lines/s")
-	b.ReportMetric(float64(last.maxRSS)/(1<<20), "maxRSS-MB")
-	b.ReportMetric(last.summary["opened"], "valid-found")
+	// The median run by wall-clock time: on a shared machine single runs
+	// vary by a third, and the last one is no more telling than any other.
+	slices.SortFunc(runs, func(a, b replayResult) int { return cmp.Compare(a.wall, b.wall) })
+	med := runs[(len(runs)-1)/2]
+	b.ReportMetric(med.summary["lines_per_second"], "lines/s")
+	b.ReportMetric(1e6/med.wall.Seconds(), "wall-lines/s")
+	b.ReportMetric(float64(med.maxRSS)/(1<<20), "maxRSS-MB")
+	b.ReportMetric(med.summary["opened"], "valid-found")
 }
 
 // BenchmarkIdleRSS starts kk-monitor following an empty log with 1 and with

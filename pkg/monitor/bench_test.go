@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"context"
 	"crypto/rand"
 	"io"
 	"log/slog"
@@ -16,8 +17,10 @@ import (
 	"github.com/kk-project/kk/pkg/profile"
 )
 
-// BenchmarkHandleLine measures the per-line path after the follower: parse,
-// and for knock candidates verify, for the kinds of line in a busy kern.log.
+// BenchmarkHandleLine measures the per-line work for the kinds of line in a
+// busy kern.log: the follower's parse and, for a knock candidate, the knock
+// worker's verification as well (both goroutines' work, one after the
+// other).
 func BenchmarkHandleLine(b *testing.B) {
 	dir := b.TempDir()
 	profiles := filepath.Join(dir, "profiles")
@@ -49,10 +52,20 @@ func BenchmarkHandleLine(b *testing.B) {
 			prefix = "DROP "
 		}
 		line := []byte(kernlog.FormatSyslog(ts, "kkhost", prefix, lines[name]))
+		handle := m.handleSyslog
+		if name == "GarbageKnock" {
+			handle = func(line []byte) {
+				pkt, v := m.state.Load().parser.ParseSyslog(line)
+				if v != kernlog.Knock {
+					b.Fatalf("a garbage knock parsed as %s", v)
+				}
+				m.handleCandidate(context.Background(), candidate{pkt: pkt})
+			}
+		}
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				m.handleSyslog(line)
+				handle(line)
 			}
 		})
 	}

@@ -13,127 +13,123 @@ import (
 	"github.com/kk-project/kk/pkg/profile"
 )
 
-// handleKnock verifies a candidate packet on the follower's goroutine and
-// hands a fresh knock to the opener (see runOpener), which records its
-// counter on disk before it asks kk-firewall to open the port.
-//
-// The verifier moves past the knock's counter here, at once, so that no
-// later line can match the same counter while the opener is still writing
-// it. Memory ahead of the disk only refuses more: the disk record stays the
-// authority (Accept refuses a counter it already holds as used), and a
-// crash before the write loses that one opening, never repeats one.
+// handleKnock hands a candidate packet to the knock worker (startKnocks)
+// and returns: the follower reads on while knocks are verified, recorded
+// and opened.
 func (m *Monitor) handleKnock(pkt kernlog.Packet) {
-	if j, ok := m.verify(pkt); ok {
-		m.jobs <- j // the opener's queue; full, it holds the follower back
+	m.knocks <- candidate{pkt: pkt, parsed: time.Now()} // full, it holds the follower back
+}
+
+// A candidate is a knock candidate on its way from the follower to the
+// knock worker.
+type candidate struct {
+	pkt    kernlog.Packet
+	parsed time.Time
+}
+
+// knockQueue is how many candidates may wait for the knock worker. An
+// accepted knock holds the worker for about a millisecond (fdatasync and
+// the gRPC call), and a garbage one for a few microseconds; past this many
+// the follower waits, and no candidate is dropped.
+const knockQueue = 1024
+
+// startKnocks runs the knock worker until the returned stop is called;
+// stop returns once every candidate handed over before it is handled.
+// Once ctx is done, an opening that fails is not tried again.
+//
+// Why a goroutine of its own. The follower used to verify, record and open
+// each knock itself, so in a busy or replayed log it read nothing during
+// the counter's fdatasync and the gRPC call, and nothing while a garbage
+// knock's verification computed HMACs. Now parsing and the knocks run side
+// by side, while the knocks themselves keep their order: one worker, so a
+// profile's counter is verified, recorded and advanced one knock at a time.
+func (m *Monitor) startKnocks(ctx context.Context) (stop func()) {
+	knocks := make(chan candidate, knockQueue)
+	m.knocks = knocks
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for c := range knocks {
+			m.handleCandidate(ctx, c)
+		}
+	}()
+	return func() {
+		close(knocks)
+		<-done
 	}
 }
 
-// verify matches pkt against its profile's verifier and, if it is a fresh
-// knock, takes its counter in memory and returns the opener's job.
-func (m *Monitor) verify(pkt kernlog.Packet) (knockJob, bool) {
-	start := time.Now()
+// handleCandidate verifies a candidate packet and, if it is a fresh knock,
+// records its counter on disk before asking kk-firewall to open the port.
+func (m *Monitor) handleCandidate(ctx context.Context, c candidate) {
+	tm := knockTiming{parsed: c.parsed, picked: time.Now()}
+	j, ok := m.verifyAndRecord(c.pkt, &tm)
+	if ok {
+		m.open(ctx, j, tm)
+	}
+}
+
+// An opening is an accepted knock whose counter is on disk.
+type opening struct {
+	st   *state
+	s    *served
+	src  netip.Addr
+	port uint16
+}
+
+// verifyAndRecord matches pkt against its profile's verifier and, if it is
+// a fresh knock for a port the profile may open, stores its counter on
+// disk and moves the verifier past it.
+func (m *Monitor) verifyAndRecord(pkt kernlog.Packet, tm *knockTiming) (opening, bool) {
 	m.knockMu.Lock()
 	defer m.knockMu.Unlock()
 	st := m.state.Load()
 	s := st.byPort[pkt.DstPort]
 	if s == nil {
-		return knockJob{}, false // the profile went away in a reload
+		return opening{}, false // the profile went away in a reload
 	}
 	if err := s.ensureVerifier(); err != nil {
 		m.log.Error("profile not served: preparing its verifier failed", "profile", s.prof.Name, "err", err)
-		return knockJob{}, false
+		return opening{}, false
 	}
 	f := knock.Fields{ID: pkt.ID, Seq: pkt.Seq, Ack: pkt.Ack, Window: pkt.Window}
 	port, used, ok := s.match(f, knock.Binding{KnockPort: pkt.DstPort, Source: pkt.Src})
 	if !ok {
 		m.refuse(s, pkt.Src, s.noMatchReason())
-		return knockJob{}, false
+		return opening{}, false
 	}
-	s.advance(uint64(used) + 1)
-	return knockJob{st: st, s: s, src: pkt.Src, port: port, used: used,
-		tm: knockTiming{start: start, verified: time.Now()}}, true
-}
-
-// A knockJob is an authentic knock on its way from the follower to the
-// opener.
-type knockJob struct {
-	st   *state
-	s    *served
-	src  netip.Addr
-	port uint16 // the port it asks for
-	used uint32 // the counter that sealed it
-	tm   knockTiming
-}
-
-// knockQueue is how many verified knocks may wait for the opener. The
-// opener takes about a millisecond a knock (fdatasync and the gRPC call), so
-// the follower reads on meanwhile; past this many it waits, and no knock is
-// dropped.
-const knockQueue = 64
-
-// startOpener runs the opener until the returned stop is called; stop
-// returns once every knock handed over before it has been handled. Once
-// ctx is done, a knock whose opening fails is not tried again.
-func (m *Monitor) startOpener(ctx context.Context) (stop func()) {
-	jobs := make(chan knockJob, knockQueue)
-	m.jobs = jobs
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for j := range jobs {
-			m.record(ctx, j)
-		}
-	}()
-	return func() {
-		close(jobs)
-		<-done
-	}
-}
-
-// record stores an authentic knock's counter on disk, durably, and only
-// then asks for its opening. It runs on the opener's goroutine, one knock
-// at a time in the order the follower verified them, so a profile's counter
-// on disk only ever grows.
-func (m *Monitor) record(ctx context.Context, j knockJob) {
-	j.tm.picked = time.Now()
-	s := j.s
-	if err := s.prof.Accept(j.used); err != nil {
-		m.knockMu.Lock()
-		defer m.knockMu.Unlock()
+	tm.verified = time.Now()
+	if err := s.prof.Accept(used); err != nil {
 		if errors.Is(err, profile.ErrReplay) {
-			m.refuse(s, j.src, "counter already used on disk: replayed")
+			m.refuse(s, pkt.Src, "counter already used on disk: replayed")
 			m.resync(s)
-			return
+			return opening{}, false
 		}
 		m.log.Error("recording the knock counter failed; port not opened",
-			"profile", s.prof.Name, "src", j.src, "port", j.port, "err", err)
-		// Its counter is not used up on disk, so the same knock may come
-		// again: the verifier is rebuilt from the disk on the next one.
-		s.forget()
-		return
+			"profile", s.prof.Name, "src", pkt.Src, "port", port, "err", err)
+		return opening{}, false
 	}
+	tm.saved = time.Now()
 	m.counters.mark(s.prof) // its text file, later: see counterFiles
-	if !s.allows(j.port) {
+	s.advance(uint64(used) + 1)
+	if !s.allows(port) {
 		// Authentic, so its counter is used up like any other; but the
 		// profile may not open this port.
-		m.knockMu.Lock()
-		m.refuse(s, j.src, fmt.Sprintf("port %d is not in the profile's %s (%s)",
-			j.port, profile.AllowedPortsKey, profile.FormatPorts(s.prof.AllowedPorts)))
-		m.knockMu.Unlock()
-		return
+		m.refuse(s, pkt.Src, fmt.Sprintf("port %d is not in the profile's %s (%s)",
+			port, profile.AllowedPortsKey, profile.FormatPorts(s.prof.AllowedPorts)))
+		return opening{}, false
 	}
 	m.accepted.Add(1)
-	j.tm.saved = time.Now()
-	m.open(ctx, j)
+	return opening{st: st, s: s, src: pkt.Src, port: port}, true
 }
 
 // knockTiming records when an accepted knock's handling reached each step,
 // so the "knock accepted" line can say where its time went (make bench
 // reads it).
 type knockTiming struct {
-	start    time.Time // handleKnock called: the log line was parsed
+	parsed   time.Time // the follower parsed the log line
+	picked   time.Time // the knock worker took it
 	verified time.Time // a counter matched
-	picked   time.Time // the opener took it from the queue
 	saved    time.Time // the counter is on disk
 }
 
@@ -149,24 +145,24 @@ func (m *Monitor) resync(s *served) {
 }
 
 // open asks kk-firewall for the opening and logs the outcome; an accepted
-// knock is never dropped silently.
-func (m *Monitor) open(ctx context.Context, j knockJob) {
-	s, cfg := j.s, j.st.cfg
-	req := firewall.OpenRequest{IP: j.src, Port: j.port, Duration: cfg.Delay, Profile: firewall.ProfileLabel(s.prof.Name)}
+// knock is never dropped silently. knockMu is not held: a helper that is
+// down holds up only the knocks behind this one, not reloads.
+func (m *Monitor) open(ctx context.Context, o opening, tm knockTiming) {
+	cfg, name := o.st.cfg, o.s.prof.Name
+	req := firewall.OpenRequest{IP: o.src, Port: o.port, Duration: cfg.Delay, Profile: firewall.ProfileLabel(name)}
 	op, err := m.openWithRetry(ctx, cfg.Socket, req)
 	done := time.Now()
 	if err != nil {
 		m.failed.Add(1)
 		m.log.Error("knock accepted but kk-firewall did not open the port",
-			"profile", s.prof.Name, "src", j.src, "port", j.port, "socket", cfg.Socket, "err", err)
+			"profile", name, "src", o.src, "port", o.port, "socket", cfg.Socket, "err", err)
 		return
 	}
 	m.opened.Add(1)
-	tm := j.tm
-	m.log.Info("knock accepted", "profile", s.prof.Name, "src", j.src, "port", j.port,
+	m.log.Info("knock accepted", "profile", name, "src", o.src, "port", o.port,
 		"deadline", op.Deadline.UTC().Format("2006-01-02T15:04:05Z07:00"),
-		"verify", tm.verified.Sub(tm.start), "handoff", tm.picked.Sub(tm.verified),
-		"counter", tm.saved.Sub(tm.picked), "open", done.Sub(tm.saved))
+		"handoff", tm.picked.Sub(tm.parsed), "verify", tm.verified.Sub(tm.picked),
+		"counter", tm.saved.Sub(tm.verified), "open", done.Sub(tm.saved))
 }
 
 // syncCounterFile brings a profile's state counter file up to the record

@@ -90,9 +90,9 @@ type Monitor struct {
 	fwMu sync.Mutex       // one call to kk-firewall at a time
 	fw   firewall.Manager // guarded by fwMu; nil until first use
 
-	// jobs is the opener's queue (startOpener): the follower sends each
-	// verified knock; only the goroutine running Run uses it.
-	jobs chan<- knockJob
+	// knocks is the knock worker's queue (startKnocks): the follower sends
+	// each candidate; only the goroutine running Run uses it.
+	knocks chan<- candidate
 
 	counters *counterFiles // state counter files behind their records
 
@@ -179,7 +179,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 	defer m.closeFirewall()
 	defer m.flushAllRefusals()
 	defer m.startCounterFiles(ctx)()
-	defer m.startOpener(ctx)() // before the counter files: it marks them
+	defer m.startKnocks(ctx)() // stops before the counter files: it marks them
 	if !m.opts.ExitAtEOF {
 		stop := m.startWatchdog(ctx)
 		defer stop()

@@ -97,12 +97,6 @@ func (s *served) advance(next uint64) {
 	}
 }
 
-// forget drops the verifier, and the Set, so that the next knock builds
-// them again from the counter on disk. The caller holds knockMu.
-func (s *served) forget() {
-	s.verifier, s.set = nil, nil
-}
-
 // allows reports whether the profile may open port.
 func (s *served) allows(port uint16) bool {
 	return len(s.prof.AllowedPorts) == 0 || slices.Contains(s.prof.AllowedPorts, port)
