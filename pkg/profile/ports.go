@@ -21,15 +21,16 @@ const AllowedPortsKey = "allowed_ports"
 // profile in dir, sorted and without repeats; nil means the key is absent
 // and every port may be asked for. It reads no key and no counter.
 func ReadAllowedPorts(dir string) ([]uint16, error) {
-	path := filepath.Join(dir, ConfigFile)
-	data, err := readFile(path, shared, false)
+	path, f, err := readConfig(dir, shared)
 	if err != nil {
 		return nil, err
 	}
-	f, err := ini.Parse(path, data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: not an INI file with [main] knock_port = N", path, ErrCorrupt)
-	}
+	return allowedPortsOf(path, f)
+}
+
+// allowedPortsOf returns allowed_ports of the profile config f, read from
+// path, as ReadAllowedPorts does.
+func allowedPortsOf(path string, f ini.File) ([]uint16, error) {
 	v, ok := f.Get("main", AllowedPortsKey)
 	if !ok {
 		return nil, nil

@@ -148,9 +148,6 @@ func LoadServer(dir, stateDir string) (*Profile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.AllowedPorts, err = ReadAllowedPorts(dir); err != nil {
-		return nil, err
-	}
 	return p, nil
 }
 
@@ -162,11 +159,22 @@ func load(p *Profile) (*Profile, error) {
 	if p.Keys.MAC, err = readKey(p.path(MACKeyFile), p.pol); err != nil {
 		return nil, err
 	}
-	if p.KnockPort, err = readKnockPort(p.Dir, p.pol); err != nil {
+	// The config file once, for the knock port, the version and, on a
+	// server, allowed_ports.
+	path, cfg, err := readConfig(p.Dir, p.pol)
+	if err != nil {
 		return nil, err
 	}
-	if p.Version, err = readVersion(p.Dir, p.pol); err != nil {
+	if p.KnockPort, err = knockPortOf(path, cfg); err != nil {
 		return nil, err
+	}
+	if p.Version, err = versionOf(path, cfg); err != nil {
+		return nil, err
+	}
+	if p.counterDir != "" {
+		if p.AllowedPorts, err = allowedPortsOf(path, cfg); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := p.counter(false); err != nil {
 		return nil, err
@@ -205,15 +213,30 @@ func ReadKnockPort(dir string) (uint16, error) {
 }
 
 func readKnockPort(dir string, pol policy) (uint16, error) {
-	path := filepath.Join(dir, ConfigFile)
-	data, err := readFile(path, pol, false)
+	path, f, err := readConfig(dir, pol)
 	if err != nil {
 		return 0, err
 	}
+	return knockPortOf(path, f)
+}
+
+// readConfig reads and parses the config file of the profile in dir.
+func readConfig(dir string, pol policy) (string, ini.File, error) {
+	path := filepath.Join(dir, ConfigFile)
+	data, err := readFile(path, pol, false)
+	if err != nil {
+		return path, nil, err
+	}
 	f, err := ini.Parse(path, data)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w: not an INI file with [main] knock_port = N", path, ErrCorrupt)
+		return path, nil, fmt.Errorf("%s: %w: not an INI file with [main] knock_port = N", path, ErrCorrupt)
 	}
+	return path, f, nil
+}
+
+// knockPortOf returns the knock port of the profile config f, read from
+// path.
+func knockPortOf(path string, f ini.File) (uint16, error) {
 	v, ok := f.Get("main", "knock_port")
 	if !ok {
 		return 0, fmt.Errorf("%s: %w: no knock_port in [main]", path, ErrCorrupt)

@@ -2,7 +2,6 @@ package profile
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/kk-project/kk/pkg/ini"
 )
@@ -12,18 +11,9 @@ import (
 // package knock). Editing it switches a profile; the counter is kept.
 const VersionKey = "version"
 
-// readVersion reads version from the config file of the profile in dir;
-// absent means 1.
-func readVersion(dir string, pol policy) (int, error) {
-	path := filepath.Join(dir, ConfigFile)
-	data, err := readFile(path, pol, false)
-	if err != nil {
-		return 0, err
-	}
-	f, err := ini.Parse(path, data)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w: not an INI file with [main] knock_port = N", path, ErrCorrupt)
-	}
+// versionOf returns the version set in the profile config f, read from
+// path; absent means 1.
+func versionOf(path string, f ini.File) (int, error) {
 	switch v, ok := f.Get("main", VersionKey); {
 	case !ok || v == "1":
 		return 1, nil
