@@ -63,9 +63,9 @@ func (m *Monitor) startKnocks(ctx context.Context) (stop func()) {
 // records its counter on disk before asking kk-firewall to open the port.
 func (m *Monitor) handleCandidate(ctx context.Context, c candidate) {
 	tm := knockTiming{parsed: c.parsed, picked: time.Now()}
-	j, ok := m.verifyAndRecord(c.pkt, &tm)
+	o, ok := m.verifyAndRecord(c.pkt, &tm)
 	if ok {
-		m.open(ctx, j, tm)
+		m.open(ctx, o, tm)
 	}
 }
 
