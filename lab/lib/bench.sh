@@ -336,12 +336,21 @@ bench_spoofed_flood() {
 	l1=$(wc -l <"$T/log/kern.log")
 	p1=$(knock_port_packets)
 	g1=$(knock_log_packets)
+	# Where a knock that did not open was lost: its LOG line never reached
+	# kern.log (the kernel's ring or rsyslogd), or kk-monitor did not accept
+	# it. The client's knocks are the kern.log lines from its address since
+	# the flood began (the flood's sources are random), and kk-monitor's
+	# accepted lines name the port each knock asked for.
+	kl=$(tail -n +$((l0 + 1)) "$T/log/kern.log" | grep -c "SRC=$CLIENT_IP DST=.* DPT=$KNOCK_PORT " || true)
+	acc=$(grep -E 'msg="?knock accepted' "$T/log/kk-monitor.log" | grep -cE "port=40(0[0-9][1-9]|0[1-9]0|100)( |$)" || true)
 	awk -v ok="$FLOOD_OK" -v n="$n" -v fok="$FRESH_OK" -v nf="$nf" -v p=$((p1 - p0)) -v g=$((g1 - g0)) -v l=$((l1 - l0)) \
-		-v c=$((c1 - c0)) -v r=$((r1 - r0)) -v hz="$hz" -v a="$t0" -v b="$t1" -v ents="$ents" -v ring="$ring" 'BEGIN {
+		-v c=$((c1 - c0)) -v r=$((r1 - r0)) -v hz="$hz" -v a="$t0" -v b="$t1" -v ents="$ents" -v ring="$ring" \
+		-v kl="$kl" -v acc="$acc" 'BEGIN {
 		d = b - a
 		printf "  flood: %d SYN/s at the knock port (%d packets in %.1f s)\n", p / d, p, d
 		printf "  %d/%d knocks opened (%.1f%%) from the client address (already in the limit table)\n", ok, n, 100 * ok / n
 		printf "  %d/%d knocks opened (%.1f%%) from fresh addresses (a first knock: it must win a hashlimit entry)\n", fok, nf, 100 * fok / nf
+		printf "  of the %d knocks from the client address: %d lines in kern.log, %d accepted by kk-monitor\n", n, kl, acc
 		printf "  LOG rule fired %d times/s; kern.log got %d lines/s (%d lines lost between the LOG rule and kern.log)\n", g / d, l / d, g - l
 		printf "  the kernel log ring held %d lines (dmesg -S): %.0f ms of this flood; rsyslogd stalled longer than that loses lines\n", ring, 1000 * ring / (g / d)
 		printf "  the per-source limit tracked %d sources at the end (its htable-max is 262144; when full, new sources are dropped unlogged)\n", ents
