@@ -12,8 +12,8 @@
 #         readers, rsyslogd's imkmsg or imklog among them       (blocking read)
 #   kern  its LOG line readable in kern.log                          (inotify)
 #   mon   kk-monitor's "knock accepted" line, with its own durations (inotify)
-#         verify= (line parsed -> counter matched), handoff= (-> taken by
-#         the opener goroutine), counter= (-> on disk),
+#         handoff= (line parsed -> taken by the knock worker), verify=
+#         (-> counter matched), counter= (-> on disk),
 #         open= (-> kk-firewall's answer, i.e. gRPC + helper)
 #   fw    kk-firewall's "opened" line, with took= (request in -> answer)
 #   rule  nf_tables committing the new rule: the NFNLGRP_NFTABLES
@@ -215,8 +215,8 @@ run_bench() {
 	bench_row kk "    LOG -> log readers woken (next tick: 0 to 1/HZ)" 11
 	bench_row kk "    rsyslogd: read -> line in kern.log" 12
 	bench_row kk "  kk-monitor: inotify wake, read, parse" 3
-	bench_row kk "  kk-monitor: verify (line parsed -> counter matched)" 4
-	bench_row kk "  kk-monitor: follower -> opener hand-off" 14
+	bench_row kk "  kk-monitor: follower -> knock worker hand-off" 14
+	bench_row kk "  kk-monitor: verify (worker took it -> counter matched)" 4
 	bench_row kk "  kk-monitor: counter on disk (lock, write, fsync)" 5
 	bench_row kk "  gRPC there and back (open - kk-firewall's took)" 6
 	bench_row kk "  kk-firewall: request -> rule committed" 7

@@ -10,7 +10,7 @@
 # -> exit, 11 wire -> the LOG line readable in /dev/kmsg (the kernel woke its
 # log readers), 12 that -> the line in kern.log (rsyslogd), 13 wire ->
 # kk-monitor's "knock accepted" line (it has the helper's answer), 14 the
-# hand-off from kk-monitor's follower to its opener. knockd's and fwknop's:
+# hand-off from kk-monitor's follower to its knock worker. knockd's and fwknop's:
 # 1 wire -> rule.
 
 # dur converts a Go duration as slog prints it (850µs, 1.2ms, 2s) to seconds.
