@@ -49,13 +49,17 @@ func (p *Profile) counter(reserved bool) (uint64, error) {
 // counter file if there is none yet, and reports whether it did. The
 // profile's counter file is only read.
 func (p *Profile) TakeOver() (bool, error) {
+	if p.seed == "" {
+		return false, nil
+	}
 	took, _, err := p.TakeOverCounter()
 	return took, err
 }
 
 // TakeOverCounter is TakeOver, and also returns the next unused counter it
-// read under the profile's lock, as Counter would: kk-monitor's start-up
-// needs both, and each read of a counter is a lock and three files.
+// read under the profile's lock, as Counter would (on a client, Counter's
+// alone): kk-monitor's start-up needs both, and each read of a counter is a
+// lock and three files.
 func (p *Profile) TakeOverCounter() (took bool, counter uint64, err error) {
 	if p.seed == "" {
 		c, err := p.Counter()
