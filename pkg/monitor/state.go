@@ -120,7 +120,7 @@ func (m *Monitor) loadState(prev *state) (*state, error) {
 		return nil, err
 	}
 	st := &state{cfg: cfg, byPort: map[uint16]*served{}}
-	profiles, errs := profile.LoadAll(m.opts.ProfilesDir, cfg.StateDir)
+	profiles, errs := profile.LoadAllParallel(m.opts.ProfilesDir, cfg.StateDir)
 	for _, err := range errs {
 		m.log.Error("profile not served", "err", err)
 	}

@@ -252,17 +252,35 @@ func knockPortOf(path string, f ini.File) (uint16, error) {
 // name, with its counter in stateDir (see LoadServer). A profile that fails
 // to load is left out with an error naming its file. Two or more profiles
 // sharing a knock port are all left out, with an error naming them, since a
-// knock could not be told apart.
+// knock could not be told apart. Every load runs on the calling goroutine,
+// so a thread that took another identity for itself (kk-monitor check reads
+// the profiles as the monitor's user) reads them all as that identity.
 func LoadAll(profilesDir, stateDir string) ([]*Profile, []error) {
+	return loadAll(profilesDir, stateDir, false)
+}
+
+// LoadAllParallel is LoadAll with loadWorkers profiles loaded at a time, on
+// goroutines of their own, so only for a caller whose credentials are the
+// whole process's, as kk-monitor's are.
+func LoadAllParallel(profilesDir, stateDir string) ([]*Profile, []error) {
+	return loadAll(profilesDir, stateDir, true)
+}
+
+func loadAll(profilesDir, stateDir string, parallel bool) ([]*Profile, []error) {
 	names, err := profileNames(profilesDir)
 	if err != nil {
 		return nil, []error{err}
 	}
 	all := make([]*Profile, len(names))
 	failed := make([]error, len(names))
-	Parallel(len(names), func(i int) {
-		all[i], failed[i] = LoadServer(filepath.Join(profilesDir, names[i]), stateDir)
-	})
+	load := func(i int) { all[i], failed[i] = LoadServer(filepath.Join(profilesDir, names[i]), stateDir) }
+	if parallel {
+		Parallel(len(names), load)
+	} else {
+		for i := range names {
+			load(i)
+		}
+	}
 	var loaded []*Profile
 	var errs []error
 	ports := map[string]uint16{}
@@ -291,7 +309,9 @@ func LoadAll(profilesDir, stateDir string) ([]*Profile, []error) {
 const loadWorkers = 4
 
 // Parallel calls f(0) … f(n-1), loadWorkers at a time, and returns when
-// all have returned. f must be safe to run concurrently for distinct i.
+// all have returned. f must be safe to run concurrently for distinct i, and
+// runs on other threads than the caller's: never under an identity that a
+// thread took for itself.
 func Parallel(n int, f func(i int)) {
 	var wg sync.WaitGroup
 	next := atomic.Int64{}
