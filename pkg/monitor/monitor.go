@@ -118,7 +118,7 @@ func New(opts Options) (*Monitor, error) {
 	opts = withDefaults(opts)
 	m := &Monitor{opts: opts, log: opts.Logger, limiters: map[string]*suppressor{}, restart: make(chan struct{}, 1),
 		counters: newCounterFiles()}
-	st, err := m.loadState(nil)
+	st, err := m.loadState()
 	if err != nil {
 		return nil, err
 	}

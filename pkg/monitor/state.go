@@ -111,10 +111,10 @@ func (st *state) source() string {
 	return st.cfg.LogFile
 }
 
-// loadState reads the configuration and the profiles. Verifiers of prev are
-// reused for unchanged profiles, with the filter bytes they have learnt and
-// their Sets, which cost 15 ms each to build.
-func (m *Monitor) loadState(prev *state) (*state, error) {
+// loadState reads the configuration and the profiles. Their verifiers are
+// built on first use (ensureVerifier) or, on a reload, taken over from the
+// state before (Reload).
+func (m *Monitor) loadState() (*state, error) {
 	cfg, err := m.loadConfig()
 	if err != nil {
 		return nil, err
@@ -132,7 +132,7 @@ func (m *Monitor) loadState(prev *state) (*state, error) {
 		p := profiles[i]
 		counter, err := m.takeOver(p)
 		if err == nil {
-			ready[i], err = newServed(p, counter, cfg.ErrorWindow, prev)
+			ready[i], err = newServed(p, counter, cfg.ErrorWindow)
 		}
 		failed[i] = err
 	})
@@ -186,22 +186,27 @@ func (m *Monitor) loadConfig() (config.Config, error) {
 }
 
 // newServed prepares a profile, whose next unused counter on disk is
-// counter, for verification, reusing prev's verifier if the profile's keys,
-// port and window are unchanged. The caller must not use the verifier
-// before holding knockMu.
-func newServed(p *profile.Profile, counter uint64, window int, prev *state) (*served, error) {
+// counter, for verification.
+func newServed(p *profile.Profile, counter uint64, window int) (*served, error) {
 	if window < 1 || window > knock.MaxWindow {
 		return nil, fmt.Errorf("error window %d out of range 1-%d", window, knock.MaxWindow)
 	}
-	s := &served{prof: p, window: window, counter: counter}
-	if prev != nil {
-		if old := prev.byPort[p.KnockPort]; old != nil && old.prof.Dir == p.Dir &&
-			old.prof.Keys == p.Keys && old.window == window && old.prof.Version == p.Version &&
-			slices.Equal(old.prof.AllowedPorts, p.AllowedPorts) {
-			s.verifier, s.set = old.verifier, old.set
-		}
+	return &served{prof: p, window: window, counter: counter}, nil
+}
+
+// takeVerifier gives s the verifier and Set of old, the same profile in the
+// state before a reload, if its keys, port and window are unchanged: with
+// the filter bytes they have learnt, and Sets cost 15 ms each to build. It
+// moves them up to the counter on disk. The caller holds knockMu, under
+// which the knock worker builds and moves verifiers.
+func (s *served) takeVerifier(old *served) {
+	p := s.prof
+	if old == nil || old.verifier == nil || old.prof.Dir != p.Dir || old.prof.Keys != p.Keys ||
+		old.window != s.window || old.prof.Version != p.Version || !slices.Equal(old.prof.AllowedPorts, p.AllowedPorts) {
+		return
 	}
-	return s, nil
+	s.verifier, s.set = old.verifier, old.set
+	s.advance(s.counter)
 }
 
 // Reload rereads the configuration and the profiles. Added profiles are
@@ -212,16 +217,14 @@ func (m *Monitor) Reload() error {
 	m.reloadMu.Lock()
 	defer m.reloadMu.Unlock()
 	old := m.state.Load()
-	st, err := m.loadState(old)
+	st, err := m.loadState()
 	if err != nil {
 		m.log.Error("reload failed; keeping the previous configuration", "err", err)
 		return fmt.Errorf("reloading: %w", err)
 	}
 	m.knockMu.Lock()
-	for _, s := range st.byPort {
-		if s.verifier != nil {
-			s.advance(s.counter)
-		}
+	for port, s := range st.byPort {
+		s.takeVerifier(old.byPort[port])
 	}
 	m.state.Store(st)
 	m.knockMu.Unlock()

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/kk-project/kk/pkg/firewall"
+	"github.com/kk-project/kk/pkg/knock"
+	"github.com/kk-project/kk/pkg/profile"
 )
 
 // heldFirewall is a fake kk-firewall whose Open waits until release is
@@ -68,5 +70,55 @@ func TestFollowerReadsOnWhileKnockOpens(t *testing.T) {
 	}
 	if strings.Contains(h.logs.String(), "did not open") {
 		t.Errorf("an opening failed:\n%s", h.logs.String())
+	}
+}
+
+// verifierOf returns the verifier the monitor holds for a knock port.
+func (h *harness) verifierOf(port uint16) (v *knock.Verifier, counter uint64) {
+	h.m.knockMu.Lock()
+	defer h.m.knockMu.Unlock()
+	if s := h.m.state.Load().byPort[port]; s != nil && s.verifier != nil {
+		return s.verifier, s.verifier.Counter()
+	}
+	return nil, 0
+}
+
+// TestReloadKeepsVerifierAndMovesIt: a reload takes over an unchanged
+// profile's verifier (its learnt filter and Set are not rebuilt) and moves
+// it up to the counter on disk, which another process may have moved; a
+// knock used before the reload, or below that counter, is refused.
+func TestReloadKeepsVerifierAndMovesIt(t *testing.T) {
+	h := newHarness(t)
+	p := h.addProfile("web", 4444)
+	h.startHelper()
+	h.start(h.options())
+	used := knockLine(p, 0, 22, "192.0.2.10")
+	h.appendLines(used)
+	h.waitFor("the first opening", func() bool { return h.opens("192.0.2.10", 22) == 1 })
+	before, _ := h.verifierOf(4444)
+	if before == nil {
+		t.Fatal("no verifier after a knock")
+	}
+	// Another process moves the counter on disk to 5.
+	sp, err := profile.LoadServer(p.Dir, h.stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sp.UpdateCounter(func(uint64) (uint64, error) { return 5, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.m.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if after, c := h.verifierOf(4444); after != before || c != 5 {
+		t.Errorf("after the reload: same verifier %v, its counter %d; want the same, moved to the disk's 5", after == before, c)
+	}
+	refused := h.m.Stats().Refused
+	h.appendLines(used, knockLine(p, 3, 22, "192.0.2.11"))
+	h.waitFor("two refusals", func() bool { return h.m.Stats().Refused >= refused+2 })
+	h.appendLines(knockLine(p, 5, 22, "192.0.2.12"))
+	h.waitFor("the knock at the counter on disk", func() bool { return h.opens("192.0.2.12", 22) == 1 })
+	if n, m := h.opens("192.0.2.10", 22), h.opens("192.0.2.11", 22); n != 1 || m != 0 {
+		t.Errorf("opens: replayed knock %d (want 1, the first), knock below the disk's counter %d (want 0)", n, m)
 	}
 }
