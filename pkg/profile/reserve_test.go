@@ -301,12 +301,21 @@ func TestReserveFileRefused(t *testing.T) {
 func TestReserveNoReuseAcrossSIGKILL(t *testing.T) {
 	p, _ := clientProfile(t)
 	log := filepath.Join(t.TempDir(), "wire")
+	// The kills are spread over a child's start and its first knocks. A
+	// start is timed here, with one knock: on a loaded machine, or under
+	// -race, it can take longer than the 12 ms the kills used to be spread
+	// over, and kills that all land before the first knock test nothing.
+	t0 := time.Now()
+	if err := reserveCmd(p, log, 1).Run(); err != nil {
+		t.Fatalf("a child sending one knock: %v", err)
+	}
+	spread := time.Since(t0) + 12*time.Millisecond
 	for i := range reserveKills {
 		cmd := reserveCmd(p, log, 1_000_000)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(rand.N(12 * time.Millisecond))
+		time.Sleep(rand.N(spread))
 		cmd.Process.Kill()
 		cmd.Wait()
 		high := counterFile(t, p)
