@@ -24,7 +24,6 @@ type nftWriter struct {
 	// be taken for the answer to a later request.
 	conn  *nftables.Conn
 	table *nftables.Table
-	chain *nftables.Chain
 	input *nftables.Chain
 	// exprs builds a rule's expressions: ruleExprs, except in the test
 	// that makes the start-up check fail on purpose.
@@ -42,11 +41,15 @@ func newNFTWriter(v6 bool, netns int) (*nftWriter, error) {
 	w := &nftWriter{
 		netns: netns,
 		table: t,
-		chain: &nftables.Chain{Name: Chain, Table: t},
 		input: &nftables.Chain{Name: "INPUT", Table: t},
 		exprs: ruleExprs,
 	}
 	return w, w.do(func(*nftables.Conn) error { return nil })
+}
+
+// chainNamed returns the chain called name in w's table.
+func (w *nftWriter) chainNamed(name string) *nftables.Chain {
+	return &nftables.Chain{Name: name, Table: w.table}
 }
 
 // do runs f on the open connection, opening one first if needed, and
@@ -72,7 +75,7 @@ func (w *nftWriter) Append(chain string, o Opening) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.do(func(c *nftables.Conn) error {
-		c.AddRule(&nftables.Rule{Table: w.table, Chain: &nftables.Chain{Name: chain, Table: w.table}, Exprs: w.exprs(o)})
+		c.AddRule(&nftables.Rule{Table: w.table, Chain: w.chainNamed(chain), Exprs: w.exprs(o)})
 		if err := c.Flush(); err != nil {
 			return fmt.Errorf("appending rule to nf_tables chain %s %s: %w", w.table.Name, chain, err)
 		}
@@ -123,7 +126,7 @@ func (w *nftWriter) Delete(chain string, o Opening) (int, error) {
 	defer w.mu.Unlock()
 	n := 0
 	err = w.do(func(c *nftables.Conn) error {
-		rs, err := c.GetRules(w.table, &nftables.Chain{Name: chain, Table: w.table})
+		rs, err := c.GetRules(w.table, w.chainNamed(chain))
 		if err != nil {
 			return fmt.Errorf("listing nf_tables chain %s: %w", chain, err)
 		}

@@ -93,7 +93,7 @@ func TestNetlinkRuleIsIPTablesOwn(t *testing.T) {
 			if err := w.Append(Chain, o); err != nil {
 				t.Fatalf("%s: Append(%v): %v", cmd, o, err)
 			}
-			rs, err := w.conn.GetRules(w.table, w.chain)
+			rs, err := w.conn.GetRules(w.table, w.chainNamed(Chain))
 			if err != nil || len(rs) != 2 {
 				t.Fatalf("%s: reading back the two rules: %d rules, %v", cmd, len(rs), err)
 			}
@@ -105,7 +105,7 @@ func TestNetlinkRuleIsIPTablesOwn(t *testing.T) {
 				t.Errorf("%s -S = %q, want ruleLine twice:\n%q", cmd, got, ruleLine(o))
 			}
 			ns.Run(t, append([]string{cmd, "-D", Chain}, ruleSpec(o)...)...) // the first, iptables' own
-			if rs, _ := w.conn.GetRules(w.table, w.chain); len(rs) != 1 || rs[0].Handle == 0 {
+			if rs, _ := w.conn.GetRules(w.table, w.chainNamed(Chain)); len(rs) != 1 || rs[0].Handle == 0 {
 				t.Fatalf("%s: after deleting iptables' rule, %d rules left", cmd, len(rs))
 			}
 			ns.Run(t, append([]string{cmd, "-C", Chain}, ruleSpec(o)...)...)
