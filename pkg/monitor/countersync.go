@@ -101,16 +101,7 @@ func (c *counterFiles) flush(write func(*profile.Profile)) {
 
 // each runs f on every profile of ps, counterFileWorkers at once.
 func each(ps []*profile.Profile, f func(*profile.Profile)) {
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, counterFileWorkers)
-	for _, p := range ps {
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			f(p)
-		})
-	}
-	wg.Wait()
+	profile.Parallel(len(ps), counterFileWorkers, func(i int) { f(ps[i]) })
 }
 
 // startCounterFiles creates the served profiles' missing counter records

@@ -128,7 +128,7 @@ func (m *Monitor) loadState() (*state, error) {
 	var names []string
 	ready := make([]*served, len(profiles))
 	failed := make([]error, len(profiles))
-	profile.Parallel(len(profiles), func(i int) {
+	profile.Parallel(len(profiles), profile.LoadWorkers, func(i int) {
 		p := profiles[i]
 		counter, err := m.takeOver(p)
 		if err == nil {

@@ -259,7 +259,7 @@ func LoadAll(profilesDir, stateDir string) ([]*Profile, []error) {
 	return loadAll(profilesDir, stateDir, false)
 }
 
-// LoadAllParallel is LoadAll with loadWorkers profiles loaded at a time, on
+// LoadAllParallel is LoadAll with LoadWorkers profiles loaded at a time, on
 // goroutines of their own, so only for a caller whose credentials are the
 // whole process's, as kk-monitor's are.
 func LoadAllParallel(profilesDir, stateDir string) ([]*Profile, []error) {
@@ -275,7 +275,7 @@ func loadAll(profilesDir, stateDir string, parallel bool) ([]*Profile, []error) 
 	failed := make([]error, len(names))
 	load := func(i int) { all[i], failed[i] = LoadServer(filepath.Join(profilesDir, names[i]), stateDir) }
 	if parallel {
-		Parallel(len(names), load)
+		Parallel(len(names), LoadWorkers, load)
 	} else {
 		for i := range names {
 			load(i)
@@ -302,20 +302,20 @@ func loadAll(profilesDir, stateDir string, parallel bool) ([]*Profile, []error) 
 	return served, append(errs, clash...)
 }
 
-// loadWorkers is how many profiles Parallel works on at once. Loading one
-// is a dozen small files, each an open, a read and a close, so the time
+// LoadWorkers is how many profiles LoadAllParallel loads at once. Loading
+// one is a dozen small files, each an open, a read and a close, so the time
 // goes to system calls, which a few goroutines overlap even on two cores:
 // 100 profiles took 30 ms one at a time.
-const loadWorkers = 4
+const LoadWorkers = 4
 
-// Parallel calls f(0) … f(n-1), loadWorkers at a time, and returns when
-// all have returned. f must be safe to run concurrently for distinct i, and
+// Parallel calls f(0) … f(n-1), workers at a time, and returns when all
+// have returned. f must be safe to run concurrently for distinct i, and
 // runs on other threads than the caller's: never under an identity that a
 // thread took for itself.
-func Parallel(n int, f func(i int)) {
+func Parallel(n, workers int, f func(i int)) {
 	var wg sync.WaitGroup
 	next := atomic.Int64{}
-	for range min(n, loadWorkers) {
+	for range min(n, workers) {
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
 				f(i)
